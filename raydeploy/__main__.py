@@ -1,0 +1,3 @@
+from raydeploy.cli import main
+
+main()

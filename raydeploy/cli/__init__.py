@@ -1,0 +1,34 @@
+"""The `raydeploy` command. Each area adds its own click group from its own module."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from raydeploy import __version__
+from raydeploy.cli.sandbox import sandbox
+from raydeploy.errors import UserError
+
+
+@click.group()
+@click.version_option(__version__)
+def cli() -> None:
+    """Take Linux servers from bare to a production Ray cluster with monitoring."""
+
+
+cli.add_command(sandbox)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

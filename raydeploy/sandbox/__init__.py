@@ -1,0 +1,1 @@
+"""Local sandbox: Debian hosts with systemd and sshd as Docker containers."""

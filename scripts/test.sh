@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command: lint, then every test (unit and end-to-end on sandbox hosts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+raydeploy sandbox engine
+echo "== ruff";         ruff check raydeploy tests benchmarks modular-deployment validation api-interface examples
+echo "== yamllint";     yamllint -s .
+echo "== ansible-lint"; ansible-lint --profile production -q
+echo "== pytest"
+set +e
+pytest "$@"
+code=$?
+set -e
+if [ "$code" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure, not a pass" >&2
+  exit 1
+fi
+exit "$code"
