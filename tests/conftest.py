@@ -37,3 +37,114 @@ def docker_available() -> bool:
 @pytest.fixture(scope="session")
 def raydeploy_home() -> Path:
     return _HOME
+
+
+# -- sandbox clusters shared by the end-to-end tests ------------------------------------------
+import json  # noqa: E402
+import re  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import yaml  # noqa: E402
+
+RECAP_RE = re.compile(
+    r"^(?P<host>\S+)\s+: ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"\s+failed=(?P<failed>\d+)", re.M)
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def recap(self) -> dict[str, dict[str, int]]:
+        return {m["host"]: {k: int(m[k]) for k in ("ok", "changed", "unreachable", "failed")}
+                for m in RECAP_RE.finditer(self.stdout)}
+
+    def output(self) -> str:
+        return self.stdout[-6000:] + self.stderr[-3000:]
+
+
+def run_playbook(inventory, playbook: str, *args: str, timeout: int = 1200) -> PlaybookRun:
+    path = PROJECT / playbook if not playbook.startswith("/") else playbook
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), str(path), *args],
+        capture_output=True, text=True, cwd=PROJECT, timeout=timeout,
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+    )
+    return PlaybookRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclass
+class SandboxCluster:
+    name: str
+    inventory: Path
+
+    def load(self) -> dict:
+        return yaml.safe_load(self.inventory.read_text())
+
+    def hosts(self) -> dict[str, str]:
+        ray = self.load()["all"]["children"]["ray_cluster"]["children"]
+        return {n: v["ansible_host"] for g in ray.values() for n, v in (g["hosts"] or {}).items()}
+
+    @property
+    def head(self) -> str:
+        ray = self.load()["all"]["children"]["ray_cluster"]["children"]
+        return next(iter(ray["head_nodes"]["hosts"].values()))["ansible_host"]
+
+    @property
+    def token_file(self) -> Path:
+        return self.inventory.parent / ".secrets" / "ray_auth_token"
+
+    def dashboard(self) -> str:
+        return f"http://{self.head}:8265"
+
+    def ssh(self, host: str, command: str, timeout: int = 60) -> subprocess.CompletedProcess:
+        from raydeploy.sandbox.hosts import Sandbox
+
+        import shlex
+
+        # ssh joins its arguments into one remote command line, so quote it as one word.
+        argv = Sandbox(self.name).ssh_command(self.hosts()[host], "sudo sh -c " + shlex.quote(command))
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+    def nodes(self, token: bool = True) -> list[dict]:
+        import urllib.request
+
+        req = urllib.request.Request(f"{self.dashboard()}/api/v0/nodes?limit=1000")
+        if token:
+            req.add_header("Authorization", f"Bearer {self.token_file.read_text().strip()}")
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - sandbox address
+            return json.load(resp)["data"]["result"]["result"]
+
+    def alive(self) -> dict[str, str]:
+        """node_ip -> node_id of ALIVE nodes."""
+        return {n["node_ip"]: n["node_id"] for n in self.nodes() if n["state"] == "ALIVE"}
+
+    def submit(self, *entrypoint: str, token: bool = True, wait: bool = True,
+               timeout: int = 300) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+        if token:
+            env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token_file))
+        args = [str(BIN / "ray"), "job", "submit", "--address", self.dashboard(),
+                "--working-dir", str(PROJECT / "examples")]
+        if not wait:
+            args.append("--no-wait")
+        return subprocess.run([*args, "--", *entrypoint], capture_output=True, text=True,
+                              env=env, timeout=timeout)
+
+
+def make_cluster(name: str, hosts: int) -> SandboxCluster:
+    run_cli("sandbox", "up", "--hosts", str(hosts), "--name", name, check=True)
+    inventory = Path(run_cli("sandbox", "inventory", "--name", name, check=True).stdout.strip())
+    return SandboxCluster(name, inventory)
+
+
+@pytest.fixture(scope="session")
+def e2e_cluster():
+    """Three bare sandbox hosts shared by every end-to-end test of the session."""
+    cluster = make_cluster("e2e", 3)
+    yield cluster
+    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
+        run_cli("sandbox", "down", "--name", "e2e")

@@ -36,6 +36,9 @@ def build_inventory(
                 "ansible_ssh_private_key_file": str(key_path),
                 "ansible_ssh_common_args": ssh_args,
                 "raydeploy_sandbox": sandbox,
+                # No package index is assumed reachable from sandbox hosts: Ray's wheels are
+                # downloaded once on the controller and pushed.
+                "ray_pip_source": "wheelhouse",
             },
             "children": {
                 "ray_cluster": {
