@@ -49,10 +49,11 @@ def wait_job(cluster, job_id: str, timeout: float = 300) -> tuple[str, str]:
     deadline = time.monotonic() + timeout
     status = "UNKNOWN"
     while time.monotonic() < deadline:
-        out = subprocess.run([str(BIN / "ray"), "job", "status", "--address", cluster.dashboard(),
-                              job_id], capture_output=True, text=True, env=job_env(cluster)).stdout
-        found = re.search(r"\b(PENDING|RUNNING|SUCCEEDED|FAILED|STOPPED)\b", out)
-        status = found.group(1) if found else "UNKNOWN"
+        proc = subprocess.run([str(BIN / "ray"), "job", "status", "--address", cluster.dashboard(),
+                               job_id], capture_output=True, text=True, env=job_env(cluster))
+        found = re.search(r"\b(pending|running|succeeded|failed|stopped)\b",
+                          proc.stdout + proc.stderr, re.I)
+        status = found.group(1).upper() if found else "UNKNOWN"
         if status in ("SUCCEEDED", "FAILED", "STOPPED"):
             break
         time.sleep(2)
