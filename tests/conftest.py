@@ -66,12 +66,13 @@ class PlaybookRun:
         return self.stdout[-6000:] + self.stderr[-3000:]
 
 
-def run_playbook(inventory, playbook: str, *args: str, timeout: int = 1200) -> PlaybookRun:
+def run_playbook(inventory, playbook: str, *args: str, timeout: int = 1200,
+                 env: dict[str, str] | None = None) -> PlaybookRun:
     path = PROJECT / playbook if not playbook.startswith("/") else playbook
     proc = subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(inventory), str(path), *args],
         capture_output=True, text=True, cwd=PROJECT, timeout=timeout,
-        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", **(env or {})},
     )
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr)
 

@@ -1,0 +1,104 @@
+"""Bad input stops in checkpoint 01, before any change, naming the host and the variable."""
+
+import copy
+import subprocess
+
+import pytest
+import yaml
+
+from tests.conftest import run_playbook
+
+pytestmark = pytest.mark.sandbox
+PREREQ = "playbooks/01-prerequisites-check.yml"
+
+
+def ray_groups(inv: dict) -> dict:
+    return inv["all"]["children"]["ray_cluster"]["children"]
+
+
+def with_inventory(cluster, tmp_path, edit) -> str:
+    inv = copy.deepcopy(cluster.load())
+    edit(inv)
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inv))
+    return str(path)
+
+
+def assert_refused(run, *needles):
+    out = run.output()
+    assert run.rc != 0, out
+    for needle in needles:
+        assert needle in out, f"{needle!r} not in output:\n{out}"
+    assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
+
+
+def set_hostvar(host, **values):
+    def edit(inv):
+        for group in ray_groups(inv).values():
+            if host in (group.get("hosts") or {}):
+                group["hosts"][host].update(values)
+    return edit
+
+
+def test_no_head(e2e_cluster, tmp_path):
+    def edit(inv):
+        groups = ray_groups(inv)
+        groups["worker_nodes"]["hosts"].update(groups["head_nodes"]["hosts"])
+        groups["head_nodes"]["hosts"] = {}
+    run = run_playbook(with_inventory(e2e_cluster, tmp_path, edit), PREREQ)
+    assert_refused(run, "head_nodes must hold exactly one host, it holds 0")
+
+
+def test_two_heads(e2e_cluster, tmp_path):
+    def edit(inv):
+        groups = ray_groups(inv)
+        groups["head_nodes"]["hosts"]["e2e-2"] = groups["worker_nodes"]["hosts"].pop("e2e-2")
+    run = run_playbook(with_inventory(e2e_cluster, tmp_path, edit), PREREQ)
+    assert_refused(run, "it holds 2", "e2e-1", "e2e-2")
+
+
+def test_negative_worker_count(e2e_cluster, tmp_path):
+    run = run_playbook(with_inventory(e2e_cluster, tmp_path, set_hostvar("e2e-2", ray_worker_count=-1)),
+                       PREREQ)
+    assert_refused(run, "e2e-2: ray_worker_count is -1")
+
+
+def test_memory_limit_below_ray_minimum(e2e_cluster, tmp_path):
+    inv = with_inventory(e2e_cluster, tmp_path, set_hostvar("e2e-3", ray_worker_container_memory="512m"))
+    run = run_playbook(inv, PREREQ)
+    assert_refused(run, "e2e-3: ray_worker_container_memory is 512m")
+
+
+def test_ray_version_mismatch_between_hosts(e2e_cluster, tmp_path):
+    inv = with_inventory(e2e_cluster, tmp_path, set_hostvar("e2e-3", ray_version="2.59.0"))
+    run = run_playbook(inv, PREREQ)
+    assert_refused(run, "e2e-3: ray_version is 2.59.0 here but 2.60.0 on the head e2e-1")
+
+
+def test_pinned_port_already_in_use(e2e_cluster, tmp_path):
+    # Something that is not Ray holds the metrics export port on one host.
+    busy = e2e_cluster.ssh("e2e-2", "setsid nohup python3 -m http.server 18080 >/dev/null 2>&1 "
+                           "< /dev/null & sleep 1; ss -Htln 'sport = :18080' | wc -l")
+    assert busy.stdout.strip() == "1", busy
+    try:
+        ports = dict(yaml.safe_load(open("roles/ray_common/defaults/main.yml"))["ray_ports"],
+                     metrics_export=18080)
+        run = run_playbook(e2e_cluster.inventory, PREREQ, "-e", yaml.safe_dump({"ray_ports": ports},
+                           default_flow_style=True).strip())
+        assert_refused(run, "e2e-2: port 18080 is already in use by python3")
+    finally:
+        e2e_cluster.ssh("e2e-2", "pkill -f 'http.server 18080'")
+
+
+def test_unreachable_host(e2e_cluster):
+    container = f"raydeploy-{e2e_cluster.name}-3"
+    subprocess.run(["docker", "pause", container], check=True)
+    try:
+        # A fresh connection, not a persisted one that would hang on the paused host.
+        run = run_playbook(e2e_cluster.inventory, PREREQ, timeout=300,
+                           env={"ANSIBLE_SSH_ARGS": "-o ControlMaster=no"})
+    finally:
+        subprocess.run(["docker", "unpause", container], check=True)
+    assert run.rc != 0
+    assert run.recap["e2e-3"]["unreachable"] == 1, run.recap
+    assert "e2e-3" in run.output() and "UNREACHABLE" in run.output()
