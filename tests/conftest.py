@@ -102,9 +102,9 @@ class SandboxCluster:
         return f"http://{self.head}:8265"
 
     def ssh(self, host: str, command: str, timeout: int = 60) -> subprocess.CompletedProcess:
-        from raydeploy.sandbox.hosts import Sandbox
-
         import shlex
+
+        from raydeploy.sandbox.hosts import Sandbox
 
         # ssh joins its arguments into one remote command line, so quote it as one word.
         argv = Sandbox(self.name).ssh_command(self.hosts()[host], "sudo sh -c " + shlex.quote(command))
@@ -113,10 +113,11 @@ class SandboxCluster:
     def nodes(self, token: bool = True) -> list[dict]:
         import urllib.request
 
-        req = urllib.request.Request(f"{self.dashboard()}/api/v0/nodes?limit=1000")
+        req = urllib.request.Request(f"{self.dashboard()}/api/v0/nodes?limit=1000")  # noqa: S310
         if token:
             req.add_header("Authorization", f"Bearer {self.token_file.read_text().strip()}")
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - sandbox address
+        # The URL is the sandbox head's dashboard, built from our own inventory.
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             return json.load(resp)["data"]["result"]["result"]
 
     def alive(self) -> dict[str, str]:

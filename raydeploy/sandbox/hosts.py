@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import subprocess
@@ -244,10 +245,8 @@ class Sandbox:
 
     def _remove_host(self, index: int, container: Container) -> None:
         container.remove(force=True, v=True)
-        try:
+        with contextlib.suppress(NotFound):
             self.client.volumes.get(self.volume_name(index)).remove(force=True)
-        except NotFound:
-            pass
 
     def down(self) -> int:
         removed = 0

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.conftest import run_playbook
+from tests.conftest import PROJECT, run_playbook
 
 pytestmark = pytest.mark.sandbox
 PREREQ = "playbooks/01-prerequisites-check.yml"
@@ -81,8 +81,8 @@ def test_pinned_port_already_in_use(e2e_cluster, tmp_path):
                            "< /dev/null & sleep 1; ss -Htln 'sport = :18080' | wc -l")
     assert busy.stdout.strip() == "1", busy
     try:
-        ports = dict(yaml.safe_load(open("roles/ray_common/defaults/main.yml"))["ray_ports"],
-                     metrics_export=18080)
+        defaults = yaml.safe_load((PROJECT / "roles/ray_common/defaults/main.yml").read_text())
+        ports = dict(defaults["ray_ports"], metrics_export=18080)
         run = run_playbook(e2e_cluster.inventory, PREREQ, "-e", yaml.safe_dump({"ray_ports": ports},
                            default_flow_style=True).strip())
         assert_refused(run, "e2e-2: port 18080 is already in use by python3")

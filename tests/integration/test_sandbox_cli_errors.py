@@ -8,7 +8,7 @@ import pytest
 
 from raydeploy.errors import UserError
 from raydeploy.sandbox import images
-from tests.conftest import BIN, run_cli
+from tests.conftest import run_cli
 
 
 @pytest.mark.parametrize("count", ["0", "500"])
@@ -41,6 +41,7 @@ def test_no_access_to_docker_socket(tmp_path):
     if not os.path.exists("/var/run/docker.sock"):
         pytest.skip("no Docker socket on this machine to be refused access to")
     import docker.transport  # noqa: F401 - loaded before dropping privileges
+
     from raydeploy import cli
 
     read_fd, write_fd = os.pipe()

@@ -1,7 +1,7 @@
 """A sandbox of 3 hosts, reached over real SSH by Ansible, and removed without a trace."""
 
-import json
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -77,12 +77,12 @@ def test_hosts_are_distinct_and_systemd_runs(lifecycle_sandbox):
 def test_second_up_keeps_the_same_hosts(lifecycle_sandbox):
     before = subprocess.run(["docker", "ps", "-q", "--filter", f"label=io.raydeploy.sandbox={NAME}"],
                             capture_output=True, text=True).stdout.split()
-    inv_before = yaml.safe_load(open(lifecycle_sandbox))
+    inv_before = yaml.safe_load(Path(lifecycle_sandbox).read_text())
     run_cli("sandbox", "up", "--hosts", "3", "--name", NAME, check=True)
     after = subprocess.run(["docker", "ps", "-q", "--filter", f"label=io.raydeploy.sandbox={NAME}"],
                            capture_output=True, text=True).stdout.split()
     assert sorted(before) == sorted(after) and len(after) == 3
-    assert yaml.safe_load(open(lifecycle_sandbox)) == inv_before
+    assert yaml.safe_load(Path(lifecycle_sandbox).read_text()) == inv_before
 
 
 def test_status_reports_every_host_running(lifecycle_sandbox):
@@ -98,4 +98,3 @@ def test_down_leaves_nothing(lifecycle_sandbox):
     assert run_cli("sandbox", "inventory", "--name", NAME).returncode != 0
     # Bring it back so the fixture's own teardown has something to remove.
     run_cli("sandbox", "up", "--hosts", "1", "--name", NAME, check=True)
-    json.dumps({})  # keep import used
