@@ -148,10 +148,11 @@ class Sandbox:
     def _ensure_host(self, index, container, image, network, ca_bundle, log):
         if container is None:
             container = self._create_host(index, image, network)
-            self._authorize(container, ca_bundle)
         elif container.status != "running":
             log(f"starting stopped host {self.hostname(index)}")
             container.start()
+        # Every time, so a sandbox whose state folder was lost gets its new key authorized.
+        self._authorize(container, ca_bundle)
         container.reload()
         address = container.attrs["NetworkSettings"]["Networks"][self.network_name]["IPAddress"]
         return HostRecord(self.hostname(index), address), self._host_key(container)
