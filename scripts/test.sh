@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 raydeploy sandbox engine
-echo "== ruff";         ruff check raydeploy tests benchmarks modular-deployment validation api-interface examples
+echo "== ruff";         ruff check .
 echo "== yamllint";     yamllint -s .
 echo "== ansible-lint"; ansible-lint --profile production -q
 echo "== pytest"

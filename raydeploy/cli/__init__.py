@@ -7,6 +7,7 @@ import sys
 import click
 
 from raydeploy import __version__
+from raydeploy.cli.image import image
 from raydeploy.cli.sandbox import sandbox
 from raydeploy.errors import UserError
 
@@ -18,6 +19,7 @@ def cli() -> None:
 
 
 cli.add_command(sandbox)
+cli.add_command(image)
 
 
 def main() -> None:

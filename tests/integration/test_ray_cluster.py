@@ -145,7 +145,7 @@ def test_remove_node_takes_a_worker_out_cleanly(e2e_cluster, cold):
                        *CONFIRM)
     assert run.rc == 0, run.output()
     assert ip4 not in e2e_cluster.alive() and len(e2e_cluster.alive()) == 3
-    left = e2e_cluster.ssh("e2e-4", "pgrep -af 'raylet|gcs_server|ray::' || true").stdout
+    left = e2e_cluster.ssh("e2e-4", "pgrep -af '[r]aylet|[g]cs_server|[r]ay::' || true").stdout
     assert left.strip() == ""
     run_cli("sandbox", "up", "--hosts", "3", "--name", e2e_cluster.name, check=True)
 
@@ -174,7 +174,7 @@ def test_cleanup_leaves_no_ray_behind(e2e_cluster, cold):
     ports = "|".join(str(p) for p in (6379, 8265, 10001, 8076, 8077, 8078, 8079, 8080, 52365))
     for host in e2e_cluster.hosts():
         check = e2e_cluster.ssh(host, (
-            "pgrep -af 'raylet|gcs_server|ray::|ray start' ; "
+            "pgrep -af '[r]aylet|[g]cs_server|[r]ay::|[r]ay start' ; "
             "ls /etc/systemd/system | grep '^ray-' ; "
             f"ss -Htln | grep -E ':({ports})\\b' ; "
             "ls -d /tmp/ray 2>/dev/null ; "

@@ -1,0 +1,1 @@
+"""Container images raydeploy builds on the controller for hosts without a registry."""

@@ -1,0 +1,84 @@
+"""Docker mode on sandbox hosts: Docker installed by checkpoint 02 inside the hosts, the Ray
+image built on the controller and pushed as an archive, two limited worker containers on one
+host (seed 004's multi-worker hosts)."""
+
+import json
+
+import pytest
+import yaml
+
+from tests.conftest import make_cluster, run_cli, run_playbook
+
+pytestmark = pytest.mark.sandbox
+CONFIRM = ("-e", "raydeploy_cleanup_confirmed=true")
+
+
+@pytest.fixture(scope="module")
+def docker_cluster(tmp_path_factory):
+    cluster = make_cluster("dock", 2)
+    tag, archive = run_cli("image", "build-ray", check=True, timeout=1800).stdout.split()
+    inv = cluster.load()
+    inv["all"]["vars"].update(ray_install_mode="docker", ray_docker_image_source="archive",
+                              ray_docker_image=tag, ray_docker_image_archive=archive)
+    worker = inv["all"]["children"]["ray_cluster"]["children"]["worker_nodes"]["hosts"]["dock-2"]
+    worker.update(ray_worker_count=2, ray_worker_container_cpus=1, ray_worker_container_memory="2g")
+    path = cluster.inventory.parent / "inventory-docker.yml"
+    path.write_text(yaml.safe_dump(inv))
+    for playbook in ("01-prerequisites-check", "02-docker-installation", "04-ray-deployment"):
+        run = run_playbook(path, f"playbooks/{playbook}.yml", *CONFIRM)
+        assert run.rc == 0, f"{playbook}:\n{run.output()}"
+    yield cluster, path
+    run_cli("sandbox", "down", "--name", "dock")
+
+
+def test_two_limited_worker_containers_on_one_host(docker_cluster):
+    cluster, _ = docker_cluster
+    out = cluster.ssh("dock-2", "docker inspect ray-worker-1 ray-worker-2").stdout
+    containers = json.loads(out)
+    assert len(containers) == 2
+    for c in containers:
+        host = c["HostConfig"]
+        assert host["NanoCpus"] == 1_000_000_000 and host["Memory"] == 2 * 2**30
+        assert host["NetworkMode"] == "host" and host["RestartPolicy"]["Name"] == "unless-stopped"
+        assert host["ShmSize"] == 2 * 2**30
+        assert c["Config"]["Labels"]["io.raydeploy.service"] == "ray"
+
+
+def test_ray_sees_the_container_limits(docker_cluster):
+    cluster, _ = docker_cluster
+    nodes = [n for n in cluster.nodes() if n["state"] == "ALIVE"]
+    worker_ip = cluster.hosts()["dock-2"]
+    on_worker = [n for n in nodes if n["node_ip"] == worker_ip]
+    assert len(nodes) == 3 and len(on_worker) == 2
+    for node in on_worker:
+        total = node["resources_total"]
+        assert total["CPU"] == 1.0
+        assert total["memory"] + total["object_store_memory"] <= 2 * 2**30
+
+
+def test_job_runs_in_the_containers(docker_cluster):
+    cluster, _ = docker_cluster
+    proc = cluster.submit("python", "hello_ray.py", "--tasks", "8", "--seconds", "1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "8 tasks completed" in proc.stdout and "on 3 alive nodes" in proc.stdout
+
+
+def test_rerun_changes_nothing(docker_cluster):
+    cluster, path = docker_cluster
+    before = cluster.alive()
+    for playbook in ("03-cleanup-existing", "04-ray-deployment"):
+        run = run_playbook(path, f"playbooks/{playbook}.yml", *CONFIRM)
+        assert run.rc == 0, run.output()
+        assert all(r["changed"] == 0 for h, r in run.recap.items()), (playbook, run.recap)
+    assert cluster.alive() == before
+
+
+def test_teardown_removes_the_containers(docker_cluster):
+    cluster, path = docker_cluster
+    run = run_playbook(path, "playbooks/03-cleanup-existing.yml", *CONFIRM,
+                       "-e", "ray_cleanup_scope=all")
+    assert run.rc == 0, run.output()
+    for host in ("dock-1", "dock-2"):
+        left = cluster.ssh(host, "docker ps -aq --filter label=io.raydeploy.service=ray; "
+                                 "pgrep -af '[r]aylet|[g]cs_server' ; true").stdout
+        assert left.strip() == "", f"{host}: {left}"
