@@ -25,10 +25,10 @@ def with_inventory(cluster, tmp_path, edit) -> str:
 
 
 def assert_refused(run, *needles):
-    out = run.output()
-    assert run.rc != 0, out
+    full = run.stdout + run.stderr
+    assert run.rc != 0, run.output()
     for needle in needles:
-        assert needle in out, f"{needle!r} not in output:\n{out}"
+        assert needle in full, f"{needle!r} not in output:\n{run.output()}"
     assert all(r["changed"] == 0 for r in run.recap.values()), run.recap
 
 
@@ -101,4 +101,4 @@ def test_unreachable_host(e2e_cluster):
         subprocess.run(["docker", "unpause", container], check=True)
     assert run.rc != 0
     assert run.recap["e2e-3"]["unreachable"] == 1, run.recap
-    assert "e2e-3" in run.output() and "UNREACHABLE" in run.output()
+    assert "e2e-3" in run.stdout and "UNREACHABLE" in run.stdout

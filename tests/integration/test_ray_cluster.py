@@ -139,7 +139,7 @@ def test_scale_out_while_a_job_runs(e2e_cluster, cold):
 
 def test_remove_node_takes_a_worker_out_cleanly(e2e_cluster, cold):
     refused = run_playbook(e2e_cluster.inventory, "playbooks/remove-node.yml", *CONFIRM)
-    assert refused.rc != 0 and "remove-node needs -e node=" in refused.output()
+    assert refused.rc != 0 and "remove-node needs -e node=" in refused.stdout
     ip4 = e2e_cluster.hosts()["e2e-4"]
     run = run_playbook(e2e_cluster.inventory, "playbooks/remove-node.yml", "-e", "node=e2e-4",
                        *CONFIRM)
@@ -166,7 +166,7 @@ def test_cleanup_removes_foreign_ray_and_keeps_ours(e2e_cluster, cold):
 def test_cleanup_leaves_no_ray_behind(e2e_cluster, cold):
     refused = run_playbook(e2e_cluster.inventory, "playbooks/03-cleanup-existing.yml",
                            "-e", "ray_cleanup_scope=all")
-    assert refused.rc != 0 and "raydeploy_cleanup_confirmed=true" in refused.output()
+    assert refused.rc != 0 and "raydeploy_cleanup_confirmed=true" in refused.stdout
     assert len(e2e_cluster.alive()) == 3  # the refusal touched nothing
     run = run_playbook(e2e_cluster.inventory, "playbooks/03-cleanup-existing.yml", *CONFIRM,
                        "-e", "ray_cleanup_scope=all")
