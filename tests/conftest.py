@@ -145,8 +145,12 @@ def make_cluster(name: str, hosts: int) -> SandboxCluster:
 
 @pytest.fixture(scope="session")
 def e2e_cluster():
-    """Three bare sandbox hosts shared by every end-to-end test of the session."""
-    cluster = make_cluster("e2e", 3)
+    """Three bare sandbox hosts shared by every end-to-end test of the session.
+
+    RAYDEPLOY_E2E_NAME renames it, so two test sessions on one machine do not share hosts.
+    """
+    name = os.environ.get("RAYDEPLOY_E2E_NAME", "e2e")
+    cluster = make_cluster(name, 3)
     yield cluster
     if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", "e2e")
+        run_cli("sandbox", "down", "--name", name)
