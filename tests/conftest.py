@@ -82,6 +82,9 @@ class SandboxCluster:
     name: str
     inventory: Path
 
+    def host(self, index: int) -> str:
+        return f"{self.name}-{index}"
+
     def load(self) -> dict:
         return yaml.safe_load(self.inventory.read_text())
 

@@ -52,32 +52,35 @@ def test_no_head(e2e_cluster, tmp_path):
 def test_two_heads(e2e_cluster, tmp_path):
     def edit(inv):
         groups = ray_groups(inv)
-        groups["head_nodes"]["hosts"]["e2e-2"] = groups["worker_nodes"]["hosts"].pop("e2e-2")
+        second = e2e_cluster.host(2)
+        groups["head_nodes"]["hosts"][second] = groups["worker_nodes"]["hosts"].pop(second)
     run = run_playbook(with_inventory(e2e_cluster, tmp_path, edit), PREREQ)
-    assert_refused(run, "it holds 2", "e2e-1", "e2e-2")
+    assert_refused(run, "it holds 2", e2e_cluster.host(1), e2e_cluster.host(2))
 
 
 def test_negative_worker_count(e2e_cluster, tmp_path):
-    run = run_playbook(with_inventory(e2e_cluster, tmp_path, set_hostvar("e2e-2", ray_worker_count=-1)),
-                       PREREQ)
-    assert_refused(run, "e2e-2: ray_worker_count is -1")
+    edit = set_hostvar(e2e_cluster.host(2), ray_worker_count=-1)
+    run = run_playbook(with_inventory(e2e_cluster, tmp_path, edit), PREREQ)
+    assert_refused(run, f"{e2e_cluster.host(2)}: ray_worker_count is -1")
 
 
 def test_memory_limit_below_ray_minimum(e2e_cluster, tmp_path):
-    inv = with_inventory(e2e_cluster, tmp_path, set_hostvar("e2e-3", ray_worker_container_memory="512m"))
+    edit = set_hostvar(e2e_cluster.host(3), ray_worker_container_memory="512m")
+    inv = with_inventory(e2e_cluster, tmp_path, edit)
     run = run_playbook(inv, PREREQ)
-    assert_refused(run, "e2e-3: ray_worker_container_memory is 512m")
+    assert_refused(run, f"{e2e_cluster.host(3)}: ray_worker_container_memory is 512m")
 
 
 def test_ray_version_mismatch_between_hosts(e2e_cluster, tmp_path):
-    inv = with_inventory(e2e_cluster, tmp_path, set_hostvar("e2e-3", ray_version="2.59.0"))
+    inv = with_inventory(e2e_cluster, tmp_path, set_hostvar(e2e_cluster.host(3), ray_version="2.59.0"))
     run = run_playbook(inv, PREREQ)
-    assert_refused(run, "e2e-3: ray_version is 2.59.0 here but 2.60.0 on the head e2e-1")
+    assert_refused(run, f"{e2e_cluster.host(3)}: ray_version is 2.59.0 here but 2.60.0 on the head "
+                        f"{e2e_cluster.host(1)}")
 
 
 def test_pinned_port_already_in_use(e2e_cluster, tmp_path):
     # Something that is not Ray holds the metrics export port on one host.
-    busy = e2e_cluster.ssh("e2e-2", "setsid nohup python3 -m http.server 18080 >/dev/null 2>&1 "
+    busy = e2e_cluster.ssh(e2e_cluster.host(2), "setsid nohup python3 -m http.server 18080 >/dev/null 2>&1 "
                            "< /dev/null & sleep 1; ss -Htln 'sport = :18080' | wc -l")
     assert busy.stdout.strip() == "1", busy
     try:
@@ -85,9 +88,9 @@ def test_pinned_port_already_in_use(e2e_cluster, tmp_path):
         ports = dict(defaults["ray_ports"], metrics_export=18080)
         run = run_playbook(e2e_cluster.inventory, PREREQ, "-e", yaml.safe_dump({"ray_ports": ports},
                            default_flow_style=True).strip())
-        assert_refused(run, "e2e-2: port 18080 is already in use by python3")
+        assert_refused(run, f"{e2e_cluster.host(2)}: port 18080 is already in use by python3")
     finally:
-        e2e_cluster.ssh("e2e-2", "pkill -f 'http.server 18080'")
+        e2e_cluster.ssh(e2e_cluster.host(2), "pkill -f 'http.server 18080'")
 
 
 def test_unreachable_host(e2e_cluster):
@@ -100,5 +103,5 @@ def test_unreachable_host(e2e_cluster):
     finally:
         subprocess.run(["docker", "unpause", container], check=True)
     assert run.rc != 0
-    assert run.recap["e2e-3"]["unreachable"] == 1, run.recap
-    assert "e2e-3" in run.stdout and "UNREACHABLE" in run.stdout
+    assert run.recap[e2e_cluster.host(3)]["unreachable"] == 1, run.recap
+    assert e2e_cluster.host(3) in run.stdout and "UNREACHABLE" in run.stdout

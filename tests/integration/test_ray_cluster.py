@@ -81,7 +81,7 @@ def test_dashboard_binds_cluster_address_and_requires_token(e2e_cluster, cold):
     with pytest.raises(urllib.error.HTTPError) as err:
         e2e_cluster.nodes(token=False)
     assert err.value.code == 401
-    listen = e2e_cluster.ssh("e2e-1", "ss -Htln 'sport = :8265'").stdout
+    listen = e2e_cluster.ssh(e2e_cluster.host(1), "ss -Htln 'sport = :8265'").stdout
     assert f"{e2e_cluster.head}:8265" in listen and "0.0.0.0:8265" not in listen
 
 
@@ -102,7 +102,7 @@ def test_job_without_token_is_refused(e2e_cluster, cold):
 
 def test_token_file_is_private(e2e_cluster, cold):
     assert oct(e2e_cluster.token_file.stat().st_mode & 0o777) == "0o600"
-    mode = e2e_cluster.ssh("e2e-2", "stat -c '%a %U' /etc/ray/auth_token").stdout.split()
+    mode = e2e_cluster.ssh(e2e_cluster.host(2), "stat -c '%a %U' /etc/ray/auth_token").stdout.split()
     assert mode == ["600", "ray"]
 
 
@@ -140,12 +140,12 @@ def test_scale_out_while_a_job_runs(e2e_cluster, cold):
 def test_remove_node_takes_a_worker_out_cleanly(e2e_cluster, cold):
     refused = run_playbook(e2e_cluster.inventory, "playbooks/remove-node.yml", *CONFIRM)
     assert refused.rc != 0 and "remove-node needs -e node=" in refused.stdout
-    ip4 = e2e_cluster.hosts()["e2e-4"]
-    run = run_playbook(e2e_cluster.inventory, "playbooks/remove-node.yml", "-e", "node=e2e-4",
-                       *CONFIRM)
+    ip4 = e2e_cluster.hosts()[e2e_cluster.host(4)]
+    run = run_playbook(e2e_cluster.inventory, "playbooks/remove-node.yml",
+                       "-e", f"node={e2e_cluster.host(4)}", *CONFIRM)
     assert run.rc == 0, run.output()
     assert ip4 not in e2e_cluster.alive() and len(e2e_cluster.alive()) == 3
-    left = e2e_cluster.ssh("e2e-4", "pgrep -af '[r]aylet|[g]cs_server|[r]ay::' || true").stdout
+    left = e2e_cluster.ssh(e2e_cluster.host(4), "pgrep -af '[r]aylet|[g]cs_server|[r]ay::' || true").stdout
     assert left.strip() == ""
     run_cli("sandbox", "up", "--hosts", "3", "--name", e2e_cluster.name, check=True)
 
@@ -153,13 +153,13 @@ def test_remove_node_takes_a_worker_out_cleanly(e2e_cluster, cold):
 def test_cleanup_removes_foreign_ray_and_keeps_ours(e2e_cluster, cold):
     before = e2e_cluster.alive()
     # A stray raylet from a hand-made `ray start`, as on a host with an old install.
-    stray = e2e_cluster.ssh("e2e-2", "cp /bin/sleep /tmp/raylet && "
+    stray = e2e_cluster.ssh(e2e_cluster.host(2), "cp /bin/sleep /tmp/raylet && "
                             "setsid nohup /tmp/raylet 600 >/dev/null 2>&1 < /dev/null & echo started")
     assert "started" in stray.stdout
     run = run_playbook(e2e_cluster.inventory, "playbooks/03-cleanup-existing.yml", *CONFIRM)
     assert run.rc == 0, run.output()
-    assert run.recap["e2e-2"]["changed"] >= 1 and run.recap["e2e-1"]["changed"] == 0
-    assert e2e_cluster.ssh("e2e-2", "pgrep -x raylet -a | grep /tmp/raylet").stdout == ""
+    assert run.recap[e2e_cluster.host(2)]["changed"] >= 1 and run.recap[e2e_cluster.host(1)]["changed"] == 0
+    assert e2e_cluster.ssh(e2e_cluster.host(2), "pgrep -x raylet -a | grep /tmp/raylet").stdout == ""
     assert e2e_cluster.alive() == before
 
 
