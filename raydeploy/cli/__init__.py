@@ -7,6 +7,7 @@ import sys
 import click
 
 from raydeploy import __version__
+from raydeploy.cli.deploy import approve, deny, deploy
 from raydeploy.cli.image import image
 from raydeploy.cli.sandbox import sandbox
 from raydeploy.errors import UserError
@@ -20,11 +21,15 @@ def cli() -> None:
 
 cli.add_command(sandbox)
 cli.add_command(image)
+cli.add_command(deploy)
+cli.add_command(approve)
+cli.add_command(deny)
 
 
-def main() -> None:
+def main(command: click.Command = cli, prog_name: str | None = None) -> None:
+    """Run a click command with the project's error habits: `error: ...` and exit 2."""
     try:
-        cli.main(standalone_mode=False)
+        command.main(standalone_mode=False, prog_name=prog_name)
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
