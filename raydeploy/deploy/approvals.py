@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -83,6 +84,27 @@ def _tree_files(root: Path) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
+_ROLE_REF = r"""^\s*(?:-\s*)?(?:role:\s*|name:\s*)?["']?{}["']?\s*$"""
+
+
+def used_roles(checkpoint: Checkpoint, project: Path = PROJECT_ROOT) -> list[Path]:
+    """The role directories a checkpoint can reach: every role named in its playbook, its
+    shared plays, or (transitively) in those roles' files, as a `roles:` entry, a `role:` or
+    the `name:` of include_role/import_role (a role's own tasks_from files are in its tree)."""
+    roles_dir = project / "roles"
+    names = sorted(p.name for p in roles_dir.iterdir() if p.is_dir()) if roles_dir.is_dir() else []
+    texts = [p.read_text(errors="replace") for tree in (checkpoint.playbook_path,
+             project / "playbooks" / "common") for p in _tree_files(tree)]
+    found: set[str] = set()
+    while texts:
+        text = texts.pop()
+        for name in names:
+            if name not in found and re.search(_ROLE_REF.format(re.escape(name)), text, re.M):
+                found.add(name)
+                texts += [p.read_text(errors="replace") for p in _tree_files(roles_dir / name)]
+    return [roles_dir / name for name in sorted(found)]
+
+
 def digest_inputs(checkpoint: Checkpoint, inventory: Path, extravars: dict[str, Any],
                   limit: str | None, project: Path = PROJECT_ROOT) -> dict[str, str]:
     """Every input that decides what a checkpoint does, as {label: sha256}."""
@@ -91,8 +113,8 @@ def digest_inputs(checkpoint: Checkpoint, inventory: Path, extravars: dict[str, 
         "extravars": hashlib.sha256(json.dumps(extravars, sort_keys=True).encode()).hexdigest(),
         "limit": hashlib.sha256((limit or "").encode()).hexdigest(),
     }
-    trees = [checkpoint.playbook_path, project / "playbooks" / "common", project / "roles",
-             project / "group_vars", project / "ansible.cfg"]
+    trees = [checkpoint.playbook_path, project / "playbooks" / "common", project / "group_vars",
+             project / "ansible.cfg", *used_roles(checkpoint, project)]
     inv = inventory.resolve()
     trees += [inv, inv.parent / "group_vars", inv.parent / "host_vars"]
     for tree in trees:

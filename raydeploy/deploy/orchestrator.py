@@ -375,7 +375,7 @@ class Orchestrator:
                                   f"({cp.name}) to approve, anything else denies: ")
                 approved = answer.strip() == cp.name
             else:
-                answer = self.ask(f"Approve {progress.label(cp)}? [y/N]: ")
+                answer = self.ask(f"Approve {progress.label(cp)}? \\[y/N]: ")
                 approved = answer.strip().lower() in ("y", "yes")
         except EOFError:
             self.console.print("no answer (end of input): the approval stays pending")

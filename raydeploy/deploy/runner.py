@@ -88,7 +88,8 @@ class RunResult:
     def preview(self) -> dict[str, Any]:
         """The approver's view: per host, what would change, its diff, what was not simulated."""
         out: dict[str, Any] = {"hosts": {}, "failures": [asdict(f) for f in self.failures]}
-        for host in sorted(set(self.hosts) | {c.host for c in self.changes + self.unsimulated}):
+        touched = {c.host for c in self.changes + self.unsimulated}
+        for host in sorted((set(self.hosts) - {"localhost"}) | touched):
             out["hosts"][host] = {
                 "would_change": [{"task": c.task, "diff": c.diff} for c in self.changes if c.host == host],
                 "not_simulated": [c.task for c in self.unsimulated if c.host == host],
