@@ -82,9 +82,9 @@ def _run_options(f):
 def execute(mode: str, name: str | None, *, inventory: Path | None, state_dir: Path | None,
             limit: str | None, extra_vars: tuple[str, ...], auto_approve: bool, dry_run: bool,
             as_json: bool, approval_timeout: float, approval_ttl: float, command: str) -> None:
-    console = Console(stderr=as_json)
+    console = Console(stderr=as_json, highlight=False)
     if not console.is_terminal:
-        console = Console(stderr=as_json, width=120)
+        console = Console(stderr=as_json, highlight=False, width=120)
     inv = resolve_inventory(inventory)
     options = Options(
         inventory=inv, state_dir=resolve_state_dir(state_dir, inv), limit=limit,

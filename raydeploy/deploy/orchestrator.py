@@ -188,7 +188,8 @@ class Orchestrator:
                 last.update(status=stop.status, finished_at=iso(now()))
                 self._save_checkpoint_state(last)
         except KeyboardInterrupt:
-            status, code, message = "interrupted", EXIT_INTERRUPTED, "interrupted (Ctrl-C)"
+            status, code = "interrupted", EXIT_INTERRUPTED
+            message = "interrupted (Ctrl-C or SIGTERM); --resume continues"
             for entry in report["checkpoints"]:
                 if entry["status"] in ("running", "waiting-approval", "previewing"):
                     entry["status"] = "interrupted"

@@ -120,7 +120,7 @@ def test_interactive_deploy_previews_denies_03_then_a_new_run_approves_it(orch, 
     child.expect("digest: sha256:")
     child.expect(r"Approve 02 docker-installation\? \[y/N\]: ")
     child.sendline("y")
-    child.expect(r"Preview of 03 cleanup-existing \(DESTRUCTIVE\)")
+    child.expect(r"Preview of 03 cleanup-existing\S* \S*\(DESTRUCTIVE\)")
     child.expect(r"orch-1\S*: \d+ task\(s\) would change")  # per-host preview lines
     child.expect("digest: sha256:")
     child.expect("Type its name")
@@ -136,7 +136,7 @@ def test_interactive_deploy_previews_denies_03_then_a_new_run_approves_it(orch, 
     assert checkpoint_status(orch_state, "cleanup-existing") == "denied"
 
     child = spawn("--resume", *common)
-    child.expect(r"Preview of 03 cleanup-existing \(DESTRUCTIVE\)")
+    child.expect(r"Preview of 03 cleanup-existing\S* \S*\(DESTRUCTIVE\)")
     child.expect("Type its name")
     child.sendline("cleanup-existing")
     child.expect("04 ray-deployment")
