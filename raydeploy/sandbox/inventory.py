@@ -8,6 +8,14 @@ from pathlib import Path
 import yaml
 
 SSH_USER = "deploy"
+# Grafana's admin password has no default (the monitoring checkpoint refuses a weak one). A
+# sandbox generates a strong one on the controller at first use and keeps it next to the Ray
+# token, 0600 in a 0700 directory (Ansible's password lookup creates it that way).
+GRAFANA_PASSWORD_FILE = ".secrets/grafana_admin_password"  # noqa: S105 (a path, not a password)
+GRAFANA_PASSWORD_LOOKUP = (
+    "{{ lookup('ansible.builtin.password', inventory_dir ~ '/" + GRAFANA_PASSWORD_FILE + "', "
+    "length=32, chars=['ascii_letters', 'digits']) }}"
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,10 @@ def build_inventory(
                 # No package index is assumed reachable from sandbox hosts: Ray's wheels are
                 # downloaded once on the controller and pushed.
                 "ray_pip_source": "wheelhouse",
+                "grafana_admin_password": GRAFANA_PASSWORD_LOOKUP,
+                # Nor Grafana's apt repository or a registry: checkpoint 05 renders Grafana's
+                # configuration, datasource and dashboards but installs no Grafana binary.
+                "grafana_install_enabled": False,
             },
             "children": {
                 "ray_cluster": {

@@ -58,3 +58,16 @@ def test_written_inventory_round_trips(tmp_path):
 def test_known_hosts_lines_carry_address_and_name():
     text = known_hosts_lines({"10.9.0.2": ("sb-1", "ssh-ed25519 AAAAC3Nz root@sb-1")})
     assert text == "10.9.0.2,sb-1 ssh-ed25519 AAAAC3Nz\n"
+
+
+def test_grafana_password_is_generated_into_the_sandbox_secrets():
+    from raydeploy.sandbox.inventory import GRAFANA_PASSWORD_FILE
+
+    vars_ = _inv()["all"]["vars"]
+    lookup = vars_["grafana_admin_password"]
+    # Ansible's password lookup: generated once on the controller, file 0600 in a 0700 dir.
+    assert lookup.startswith("{{ lookup('ansible.builtin.password', inventory_dir")
+    assert GRAFANA_PASSWORD_FILE == ".secrets/grafana_admin_password" and GRAFANA_PASSWORD_FILE in lookup
+    assert "length=32" in lookup
+    # Sandbox hosts reach no Grafana repository or registry: configuration only.
+    assert vars_["grafana_install_enabled"] is False
