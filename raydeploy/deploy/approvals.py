@@ -254,10 +254,11 @@ class ApprovalStore:
         write_json(self.path(record.checkpoint), record.to_dict())
         return record
 
-    def _archive(self, record: Approval, note: str) -> None:
+    def _archive(self, slot: str, record: Approval, note: str) -> None:
+        """Move the record in checkpoint `slot`'s file (which may hold a swapped record) aside."""
         data = {**record.to_dict(), "archived_note": note, "archived_at": iso(now())}
-        write_json(self.dir / "history" / f"{record.checkpoint}-{record.id}.json", data)
-        self.path(record.checkpoint).unlink(missing_ok=True)
+        write_json(self.dir / "history" / f"{slot}-{record.id}.json", data)
+        self.path(slot).unlink(missing_ok=True)
 
     def load(self, checkpoint: str) -> Approval | None:
         data = read_json(self.path(checkpoint))
@@ -310,7 +311,7 @@ class ApprovalStore:
                     self._write(current)
                 return current
             if current is not None:
-                self._archive(current, "superseded by a new request")
+                self._archive(checkpoint.name, current, "superseded by a new request")
             record = Approval(
                 id=uuid.uuid4().hex, checkpoint=checkpoint.name, destructive=checkpoint.destructive,
                 digest=digest, state=PENDING, created_at=iso(at), expires_at=iso(at + ttl),
@@ -386,7 +387,7 @@ class ApprovalStore:
         if record is not None:
             with self._locked():
                 if self.path(checkpoint).exists():
-                    self._archive(record, f"refused: {refusal.reason}")
+                    self._archive(checkpoint, record, f"refused: {refusal.reason}")
 
 
 def record_as_public(record: Approval | None) -> dict[str, Any] | None:

@@ -227,3 +227,11 @@ def test_digest_covers_the_roles_a_checkpoint_reaches_not_every_role():
 
     assert [p.name for p in used_roles(DOCKER)] == ["docker"]
     assert "ray_cleanup" in [p.name for p in used_roles(CLEANUP)]
+
+
+def test_refusing_a_swapped_record_leaves_the_other_checkpoints_record_alone(store, inventory):
+    approved(store, inventory, DOCKER)
+    shutil.copy(store.path(DOCKER.name), store.path(CLEANUP.name))
+    record = store.get(CLEANUP.name)
+    store.refuse(CLEANUP.name, ApprovalRefused("swapped", "x"), "run1", record)
+    assert store.path(DOCKER.name).exists() and not store.path(CLEANUP.name).exists()
