@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Read-only network probe for checkpoint 01, run on each host by Ansible's script module.
 
-argv[1] is JSON: {"listen": [ports], "self": host, "nodes": {host: ip}, "heads": [host],
-"node_ports": [ports], "head_ports": [ports], "timeout": s}.
+argv[1] is JSON: {"listen": [ports], "peers": {host: {"ip": ip, "ports": [ports]}}, "timeout": s}:
+the ports this host's Ray nodes will listen on, and each other node's ports (every container
+slot's in docker mode).
 Prints JSON: which of our ports something already listens on (with its process and uid), and
 which peers are reachable. A refused connection counts as reachable: the packet got there and
 nothing listens yet, which is expected before Ray runs; a timeout means a firewall drops it.
@@ -48,13 +49,8 @@ def probe(peer, timeout):
 
 
 def peers_of(spec):
-    out = []
-    for host, ip in sorted(spec["nodes"].items()):
-        if host == spec["self"]:
-            continue
-        ports = spec["node_ports"] + (spec["head_ports"] if host in spec["heads"] else [])
-        out.extend((host, ip, int(port)) for port in ports)
-    return out
+    return [(host, peer["ip"], int(port))
+            for host, peer in sorted(spec["peers"].items()) for port in peer["ports"]]
 
 
 def main():
