@@ -1,0 +1,121 @@
+"""The optional host firewall (ufw) on a native 3-node sandbox cluster, over real SSH.
+
+A fourth sandbox host stays outside the inventory: it stands for any machine on the network
+that is not part of the cluster. The tests share one cluster and run in file order: a cold
+01->04 with the firewall on and the controller as the admin source (the cluster forms, a job
+runs on every host, the outsider is blocked), then the controller taken out of the admin
+sources (its rule is removed and it is blocked too), then a re-run that changes nothing.
+"""
+
+import re
+import time
+
+import pytest
+import yaml
+
+from tests.conftest import SandboxCluster, make_cluster, run_cli, run_playbook
+
+pytestmark = pytest.mark.sandbox
+NAME = "fw"
+GCS = 6379
+
+PROBE = ("python3 -c 'import socket,sys\n"
+         "try:\n socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=4).close()\n"
+         " print(\"open\")\n"
+         "except ConnectionRefusedError: print(\"refused\")\n"
+         "except OSError as e: print(\"blocked\", e)' {ip} {port}")
+
+
+def connect(ip: str, port: int, timeout: float = 4) -> str:
+    import socket
+
+    try:
+        socket.create_connection((ip, port), timeout=timeout).close()
+        return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as exc:
+        return f"blocked {exc}"
+
+
+def write_inventory(cluster: SandboxCluster, path, **extra) -> None:
+    inv = cluster.load()
+    workers = inv["all"]["children"]["ray_cluster"]["children"]["worker_nodes"]["hosts"]
+    workers.pop(f"{NAME}-4")
+    inv["all"]["vars"].update(ray_firewall_enabled=True, **extra)
+    path.write_text(yaml.safe_dump(inv))
+
+
+@pytest.fixture(scope="module")
+def fw(tmp_path_factory):
+    sandbox = make_cluster(NAME, 4)
+    outsider = sandbox.hosts()[f"{NAME}-4"]
+    path = sandbox.inventory.parent / "inventory-firewall.yml"
+    route = sandbox.ssh(f"{NAME}-1", "ip route show default").stdout.split()
+    controller = route[route.index("via") + 1]  # the controller's address on the sandbox network
+    write_inventory(sandbox, path, ray_firewall_admin_sources=[controller])
+    cluster = SandboxCluster(NAME, path)
+    started = time.monotonic()
+    # 02 (no Docker in native mode) and 03 (fresh hosts) would change nothing here.
+    for playbook in ("01-prerequisites-check", "04-ray-deployment"):
+        run = run_playbook(path, f"playbooks/{playbook}.yml")
+        assert run.rc == 0, f"{playbook}:\n{run.output()}"
+    print(f"cold 01->04 with the firewall: {time.monotonic() - started:.0f} s")
+    yield {"sandbox": sandbox, "cluster": cluster, "path": path, "outsider": outsider,
+           "controller": controller}
+    run_cli("sandbox", "down", "--name", NAME)
+
+
+def head_api_alive(cluster: SandboxCluster) -> int:
+    """ALIVE nodes as the head sees them (the controller is not allowed to ask yet)."""
+    out = cluster.ssh(f"{NAME}-1", (
+        f"curl -sf -H \"Authorization: Bearer $(cat /etc/ray/auth_token)\" "
+        f"'http://{cluster.head}:8265/api/v0/nodes?limit=100'")).stdout
+    return len(re.findall(r'"state":\s*"ALIVE"', out))
+
+
+def test_cluster_forms_behind_the_firewall(fw):
+    cluster = fw["cluster"]
+    assert sorted(cluster.alive()) == sorted(cluster.hosts().values())
+    status = cluster.ssh(f"{NAME}-2", "ufw status verbose").stdout
+    assert "Status: active" in status and "deny (incoming)" in status
+    assert re.search(r"^22/tcp\s+ALLOW IN\s+Anywhere", status, re.M), status
+
+
+def test_job_from_the_admin_source_runs_on_every_host(fw):
+    cluster = fw["cluster"]
+    proc = cluster.submit("python", "hello_ray.py", "--tasks", "9", "--seconds", "1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    match = re.search(r"^RESULT (.*)$", proc.stdout, re.M)
+    assert match, proc.stdout[-3000:]
+    assert set(yaml.safe_load(match.group(1))["distribution"]) == set(cluster.hosts())
+
+
+def test_gcs_is_closed_to_a_host_outside_the_inventory(fw):
+    cluster, head = fw["cluster"], fw["cluster"].head
+    assert cluster.ssh(f"{NAME}-2", PROBE.format(ip=head, port=GCS)).stdout.strip() == "open"
+    assert connect(head, GCS) == "open"  # the controller, an admin source
+    outsider = fw["sandbox"].ssh(f"{NAME}-4", PROBE.format(ip=head, port=GCS)).stdout.strip()
+    assert outsider.startswith("blocked"), outsider
+
+
+def test_controller_is_blocked_once_it_is_no_admin_source(fw):
+    cluster, head = fw["cluster"], fw["cluster"].head
+    write_inventory(fw["sandbox"], fw["path"])
+    run = run_playbook(fw["path"], "playbooks/04-ray-deployment.yml")
+    assert run.rc == 0, run.output()
+    assert all(r["changed"] >= 1 for h, r in run.recap.items() if h != "localhost"), run.recap
+    assert connect(head, GCS).startswith("blocked")
+    assert connect(head, 8265).startswith("blocked")
+    assert connect(head, 22) == "open"
+    assert head_api_alive(cluster) == 3  # the cluster itself is untouched
+
+
+def test_rerun_changes_nothing(fw):
+    cluster = fw["cluster"]
+    before = head_api_alive(cluster)
+    run = run_playbook(fw["path"], "playbooks/04-ray-deployment.yml")
+    assert run.rc == 0, run.output()
+    changed = {h: r["changed"] for h, r in run.recap.items() if h != "localhost"}
+    assert changed and all(v == 0 for v in changed.values()), changed
+    assert head_api_alive(cluster) == before == 3
