@@ -1,16 +1,35 @@
 """Docker mode on sandbox hosts: Docker installed by checkpoint 02 inside the hosts, the Ray
-image built on the controller and pushed as an archive, two limited worker containers on one
-host (seed 004's multi-worker hosts)."""
+image built on the controller and pushed as an archive, derived on each host with an extra pip
+package whose wheel is downloaded on the controller and pushed (the hosts reach no package
+index), two limited worker containers on one host (seed 004's multi-worker hosts)."""
 
 import json
+import os
+import subprocess
 
 import pytest
 import yaml
 
-from tests.conftest import make_cluster, run_cli, run_playbook
+from tests.conftest import BIN, make_cluster, run_cli, run_playbook
 
 pytestmark = pytest.mark.sandbox
 CONFIRM = ("-e", "raydeploy_cleanup_confirmed=true")
+EXTRA = "tabulate==0.9.0"  # not in the Ray image: only the derived image has it
+IMPORT_ON_EVERY_NODE = """
+import json, ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+@ray.remote(num_cpus=0)
+def where():
+    import tabulate
+    return ray.get_runtime_context().get_node_id(), tabulate.__version__
+
+ray.init()
+nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
+found = ray.get([where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
+                 for n in nodes])
+print("IMPORTED " + json.dumps(dict(found)))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +38,8 @@ def docker_cluster(tmp_path_factory):
     tag, archive = run_cli("image", "build-ray", check=True, timeout=1800).stdout.split()
     inv = cluster.load()
     inv["all"]["vars"].update(ray_install_mode="docker", ray_docker_image_source="archive",
-                              ray_docker_image=tag, ray_docker_image_archive=archive)
+                              ray_docker_image=tag, ray_docker_image_archive=archive,
+                              ray_docker_extra_pip_packages=[EXTRA])
     worker = inv["all"]["children"]["ray_cluster"]["children"]["worker_nodes"]["hosts"]["dock-2"]
     worker.update(ray_worker_count=2, ray_worker_container_cpus=1, ray_worker_container_memory="2g")
     path = cluster.inventory.parent / "inventory-docker.yml"
@@ -61,6 +81,25 @@ def test_job_runs_in_the_containers(docker_cluster):
     proc = cluster.submit("python", "hello_ray.py", "--tasks", "8", "--seconds", "1")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "8 tasks completed" in proc.stdout and "on 3 alive nodes" in proc.stdout
+
+
+def test_job_imports_the_extra_package_in_every_container(docker_cluster, tmp_path):
+    cluster, _ = docker_cluster
+    (tmp_path / "import_extra.py").write_text(IMPORT_ON_EVERY_NODE)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")},
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(cluster.token_file)}
+    proc = subprocess.run([str(BIN / "ray"), "job", "submit", "--address", cluster.dashboard(),
+                           "--working-dir", str(tmp_path), "--", "python", "import_extra.py"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("IMPORTED "))
+    imported = json.loads(line.removeprefix("IMPORTED "))
+    worker_nodes = {n["node_id"] for n in cluster.nodes()
+                    if n["state"] == "ALIVE" and n["node_ip"] == cluster.hosts()["dock-2"]}
+    assert len(worker_nodes) == 2 and worker_nodes <= set(imported), imported
+    assert set(imported.values()) == {"0.9.0"}
+    image = cluster.ssh("dock-2", "docker inspect -f '{{.Config.Image}}' ray-worker-1").stdout.strip()
+    assert image.startswith("raydeploy/ray-extra:"), image
 
 
 def test_rerun_changes_nothing(docker_cluster):
