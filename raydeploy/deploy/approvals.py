@@ -323,7 +323,7 @@ class ApprovalStore:
         return record
 
     def _decide(self, checkpoint: str, new_state: str, by: str, reason: str,
-                acknowledge_risks: bool, at: datetime | None) -> Approval:
+                acknowledge_risks: bool, at: datetime | None, run: str | None = None) -> Approval:
         at = at or now()
         if not (by or "").strip():
             raise ApprovalError("say who decides: --by NAME (approved_by over REST)")
@@ -350,15 +350,26 @@ class ApprovalStore:
             self._write(record)
         self.state.audit("approval_granted" if new_state == APPROVED else "approval_denied", who=by,
                          checkpoint=checkpoint, approval=record.id, reason=reason,
-                         acknowledge_risks=record.acknowledge_risks, digest=record.digest)
+                         acknowledge_risks=record.acknowledge_risks, digest=record.digest, run=run)
         return record
 
     def approve(self, checkpoint: str, by: str, reason: str, acknowledge_risks: bool = False,
-                at: datetime | None = None) -> Approval:
-        return self._decide(checkpoint, APPROVED, by, reason, acknowledge_risks, at)
+                at: datetime | None = None, run: str | None = None) -> Approval:
+        """Approve the pending request (CLI, REST, a terminal prompt or --auto-approve)."""
+        return self._decide(checkpoint, APPROVED, by, reason, acknowledge_risks, at, run)
 
-    def deny(self, checkpoint: str, by: str, reason: str, at: datetime | None = None) -> Approval:
-        return self._decide(checkpoint, DENIED, by, reason, False, at)
+    def deny(self, checkpoint: str, by: str, reason: str, at: datetime | None = None,
+             run: str | None = None) -> Approval:
+        return self._decide(checkpoint, DENIED, by, reason, False, at, run)
+
+    def set_aside_used(self, checkpoint: str, record: Approval) -> bool:
+        """A validly sealed, consumed record left by an earlier run is history, not a replay."""
+        with self._locked():
+            if (record.state == CONSUMED and record.checkpoint == checkpoint
+                    and record.seal_ok(self.state.seal_key()) and self.path(checkpoint).exists()):
+                self._archive(checkpoint, record, "used by an earlier run")
+                return True
+        return False
 
     def usable(self, checkpoint: str, digest: str, at: datetime | None = None) -> Approval:
         """The approved record a run may consume, or ApprovalRefused."""

@@ -326,6 +326,8 @@ class Orchestrator:
                                "it is not an approval; approvals are sealed records in the state "
                                "directory, bound to what was previewed")
         existing = self.approvals.get(cp.name)
+        if existing is not None and self.approvals.set_aside_used(cp.name, existing):
+            existing = None
         if existing is not None and existing.state != PENDING:
             try:
                 record = self.approvals.usable(cp.name, self._digest(cp))
@@ -341,7 +343,7 @@ class Orchestrator:
         entry.update(approval=record_as_public(record), status="waiting-approval")
         if self.o.auto_approve:
             self.approvals.approve(cp.name, by=self.who, reason="auto-approve",
-                                   acknowledge_risks=cp.destructive)
+                                   acknowledge_risks=cp.destructive, run=self.run_id)
         elif self.o.interactive:
             self._prompt(cp)
         else:
@@ -386,9 +388,9 @@ class Orchestrator:
             return  # decided elsewhere (CLI, REST) while the prompt waited
         if approved:
             self.approvals.approve(cp.name, by=self.who, reason="approved at the terminal",
-                                   acknowledge_risks=cp.destructive)
+                                   acknowledge_risks=cp.destructive, run=self.run_id)
         else:
-            self.approvals.deny(cp.name, by=self.who, reason="denied at the terminal")
+            self.approvals.deny(cp.name, by=self.who, reason="denied at the terminal", run=self.run_id)
 
     def _wait(self, cp: Checkpoint) -> None:
         """No terminal: wait for a decision made elsewhere, saying how to make it."""

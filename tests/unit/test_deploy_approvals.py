@@ -235,3 +235,15 @@ def test_refusing_a_swapped_record_leaves_the_other_checkpoints_record_alone(sto
     record = store.get(CLEANUP.name)
     store.refuse(CLEANUP.name, ApprovalRefused("swapped", "x"), "run1", record)
     assert store.path(DOCKER.name).exists() and not store.path(CLEANUP.name).exists()
+
+
+def test_a_used_record_left_in_place_is_set_aside_quietly_but_a_restored_copy_is_refused(store, inventory):
+    d = approved(store, inventory)
+    saved = store.path(CLEANUP.name).read_text()
+    used = store.consume(store.usable(CLEANUP.name, d), "run1")
+    assert store.set_aside_used(CLEANUP.name, used) and not store.path(CLEANUP.name).exists()
+    store.path(CLEANUP.name).write_text(saved)
+    restored = store.get(CLEANUP.name)
+    assert not store.set_aside_used(CLEANUP.name, restored)
+    with pytest.raises(ApprovalRefused, match="already used"):
+        store.usable(CLEANUP.name, d)
