@@ -93,13 +93,7 @@ def orch():
 @pytest.fixture(scope="module")
 def orch2():
     run_cli("sandbox", "down", "--name", "orch2")  # always bare: the test deploys from nothing
-    try:
-        cluster = make_cluster("orch2", 3)
-    except AssertionError:
-        # `sandbox up` can read an empty SSH host key from a host still booting under load;
-        # converging the same hosts again reads it once sshd has written it.
-        time.sleep(10)
-        cluster = make_cluster("orch2", 3)
+    cluster = make_cluster("orch2", 3)
     yield cluster
     if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
         run_cli("sandbox", "down", "--name", "orch2")
