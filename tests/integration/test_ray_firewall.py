@@ -3,8 +3,9 @@
 A fourth sandbox host stays outside the inventory: it stands for any machine on the network
 that is not part of the cluster. The tests share one cluster and run in file order: a cold
 01->04 with the firewall on and the controller as the admin source (the cluster forms, a job
-runs on every host, the outsider is blocked), then the controller taken out of the admin
-sources (its rule is removed and it is blocked too), then a re-run that changes nothing.
+runs on every host, the outsider is blocked), checkpoint 05's targets all up through the
+firewall, then the controller taken out of the admin sources (its rule is removed and it is
+blocked too), then a re-run that changes nothing.
 """
 
 import re
@@ -96,6 +97,26 @@ def test_gcs_is_closed_to_a_host_outside_the_inventory(fw):
     assert cluster.ssh(f"{NAME}-2", PROBE.format(ip=head, port=GCS)).stdout.strip() == "open"
     assert connect(head, GCS) == "open"  # the controller, an admin source
     outsider = fw["sandbox"].ssh(f"{NAME}-4", PROBE.format(ip=head, port=GCS)).stdout.strip()
+    assert outsider.startswith("blocked"), outsider
+
+
+def test_monitoring_works_behind_the_firewall(fw):
+    """Prometheus scrapes every exporter and Ray node through the firewall; operators (the
+    admin source) reach Prometheus, the outsider does not."""
+    import json
+    import urllib.request
+
+    head = fw["cluster"].head
+    run = run_playbook(fw["path"], "playbooks/05-monitoring-deployment.yml")
+    assert run.rc == 0, run.output()
+    # The URL is the sandbox head's Prometheus, built from our own inventory.
+    with urllib.request.urlopen(f"http://{head}:9090/api/v1/targets", timeout=10) as resp:  # noqa: S310
+        targets = json.load(resp)["data"]["activeTargets"]
+    down = [(t["labels"].get("job"), t["scrapeUrl"], t["health"]) for t in targets if t["health"] != "up"]
+    assert targets and not down, down
+    jobs = {t["labels"].get("job") for t in targets}
+    assert {"node", "ray"} <= jobs, jobs
+    outsider = fw["sandbox"].ssh(f"{NAME}-4", PROBE.format(ip=head, port=9090)).stdout.strip()
     assert outsider.startswith("blocked"), outsider
 
 
