@@ -181,6 +181,13 @@ class Orchestrator:
                 self._checkpoint(cp, entry, report)
                 if self._cancel:
                     raise KeyboardInterrupt
+            failed = [e for e in report["checkpoints"] if e["status"] == "failed"]
+            if self.o.dry_run and failed:
+                # A preview that failed must not read as a clean plan.
+                status, code = "failed", EXIT_FAILED
+                message = "preview failed: " + "; ".join(
+                    f"{e['name']} on {', '.join(sorted({f['host'] for f in e['failures']}))} "
+                    f"at {e['failures'][0]['task']}: {e['failures'][0]['message'][:200]}" for e in failed)
         except Stop as stop:
             status, code, message = stop.status, stop.exit_code, str(stop)
             last = report["checkpoints"][-1] if report["checkpoints"] else None
@@ -310,7 +317,9 @@ class Orchestrator:
     def _dry_run(self, cp: Checkpoint, entry: dict[str, Any]) -> None:
         entry["started_at"] = iso(now())
         preview, digest = self._preview(cp, entry)
-        entry.update(status="previewed", finished_at=iso(now()))
+        entry.update(status="previewed" if preview["ok"] else "failed", finished_at=iso(now()))
+        if not preview["ok"]:
+            entry["failures"] = preview["failures"]
         if cp.approval_required:
             record = self.approvals.request(cp, digest, self.who, self.run_id, preview,
                                             ttl=self.o.approval_ttl)

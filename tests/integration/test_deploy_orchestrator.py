@@ -271,6 +271,26 @@ def test_ctrl_c_leaves_state_consistent_and_releases_the_lock(orch, tmp_path, wh
 
 
 # -- bare hosts: --auto-approve, then a host lost during 04 and --resume --------------------------
+def test_dry_run_on_bare_hosts_previews_every_checkpoint_and_changes_nothing(orch2, tmp_path):
+    """What a cautious operator runs first on new servers: every checkpoint previewed in check
+    mode without a failure, the two gates left pending, nothing installed."""
+    from raydeploy import checkpoints
+
+    proc = deploy_master("--deploy", "--dry-run", "--json", "--inventory", str(orch2.inventory),
+                         "--state-dir", str(tmp_path / "state"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    result = json.loads(proc.stdout)
+    jsonschema.validate(result, json.loads(RESULT_SCHEMA.read_text()))
+    assert result["status"] == "previewed", result["message"]
+    assert [c["name"] for c in result["checkpoints"]] == [c.name for c in checkpoints.load()]
+    assert all(c["status"] == "previewed" and c["preview"]["ok"] for c in result["checkpoints"])
+    gates = {c["name"]: c["approval"]["state"] for c in result["checkpoints"] if c["approval_required"]}
+    assert gates == {"docker-installation": "pending", "cleanup-existing": "pending"}
+    for host in orch2.hosts():
+        probe = orch2.ssh(host, "test -e /opt/ray/venv && echo present || echo absent")
+        assert probe.stdout.strip() == "absent", host
+
+
 def test_auto_approve_from_bare_hosts_exits_0_with_a_complete_audit_trail(orch2, tmp_path_factory):
     state = tmp_path_factory.getbasetemp() / "orch2-state"
     proc = deploy_master("--deploy", "--auto-approve", "--inventory", str(orch2.inventory), "--state-dir",
