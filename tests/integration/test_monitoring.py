@@ -39,6 +39,7 @@ def _get(url: str, timeout: float = 10) -> dict:
 class Prometheus:
     def __init__(self, address: str):
         self.url = f"http://{address}:9090"
+        self.address = address
 
     def targets(self) -> list[dict]:
         return _get(f"{self.url}/api/v1/targets?state=active")["data"]["activeTargets"]
@@ -50,7 +51,10 @@ class Prometheus:
         return _get(f"{self.url}/api/v1/query?query={urllib.parse.quote(promql)}")["data"]["result"]
 
     def start_time(self) -> float:
-        result = self.query('process_start_time_seconds{job="prometheus"}')
+        # Only our own scrape of Prometheus: Debian's package starts Prometheus once with its
+        # default config (target localhost:9090) before ours replaces it, and that series stays
+        # visible for the 5-minute lookback when the switch was a restart.
+        result = self.query(f'process_start_time_seconds{{job="prometheus",instance="{self.address}:9090"}}')
         assert len(result) == 1, result
         return float(result[0]["value"][1])
 
