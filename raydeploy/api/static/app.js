@@ -39,7 +39,7 @@ function renderCheckpoints(list) {
         : (cp.approval_required ? "needed" : "-")));
     const td = el("td");
     const run = el("button", "Run");
-    run.onclick = () => startRun(cp.name);
+    run.onclick = () => { if (confirm("Start a run of " + cp.name + "?")) startRun(cp.name); };
     td.append(run);
     tr.append(td);
     body.append(tr);
