@@ -19,10 +19,9 @@ def _source(ans: Answer, url: str | None) -> dict[str, Any]:
     return {"url": url, "available": ans.available, "error": ans.error}
 
 
-def _health() -> dict[str, Any]:
+def _health(nodes: list[dict[str, Any]] | None, ans: Answer) -> dict[str, Any]:
     up = ctx().upstream
     gcs = up.ray_gcs_healthy()
-    nodes, ans = up.ray_nodes()
     alive = [n for n in nodes or [] if n["state"] == "ALIVE"]
     dead = [n for n in nodes or [] if n["state"] != "ALIVE"]
     healthy = bool(gcs.available and nodes is not None and alive and not dead)
@@ -38,13 +37,13 @@ def _health() -> dict[str, Any]:
 
 @bp.get("/cluster/health")
 def health():
-    return jsonify(_health())
+    return jsonify(_health(*ctx().upstream.ray_nodes()))
 
 
 @bp.get("/cluster/status")
 def status():
     c = ctx()
-    nodes, _ = c.upstream.ray_nodes()
+    nodes, ans = c.upstream.ray_nodes()
     resources: dict[str, float] = {}
     for n in nodes or []:
         if n["state"] == "ALIVE":
@@ -53,7 +52,7 @@ def status():
     state = c.state.load_state()
     cps = state.get("checkpoints", {})
     return jsonify({
-        "health": _health(),
+        "health": _health(nodes, ans),
         "resources_total": {k: resources[k] for k in sorted(resources) if k in ("CPU", "GPU", "memory",
                                                                                 "object_store_memory")},
         "checkpoints": {name: (s or {}).get("status") for name, s in sorted(cps.items())},

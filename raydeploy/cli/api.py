@@ -35,11 +35,14 @@ from raydeploy.cli.deploy import resolve_inventory, resolve_state_dir
               help="Largest request body in bytes; larger ones get 413.")
 @click.option("--approval-timeout", default=1800.0, show_default=True, type=float,
               help="How long runs started over REST wait at an approval gate.")
-@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256))
+@click.option("--upstream-cache-ttl", default=2.0, show_default=True, type=click.FloatRange(0, 300),
+              help="Seconds an answer from Ray's dashboard, Prometheus or Grafana is reused.")
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
+              help="Worker threads of the WSGI server (waitress).")
 def api(host: str, port: int, inventory: Path | None, state_dir: Path | None, token_file: Path | None,
         cors_origins: tuple[str, ...], ray_dashboard: str | None, ray_token_file: Path | None,
         prometheus: str | None, grafana: str | None, max_body: int, approval_timeout: float,
-        threads: int) -> None:
+        upstream_cache_ttl: float, threads: int) -> None:
     """Serve the REST API and the approval web page (seed 001's port 8000)."""
     import waitress
 
@@ -51,7 +54,7 @@ def api(host: str, port: int, inventory: Path | None, state_dir: Path | None, to
         "API_TOKEN_FILE": str(token_file) if token_file else None, "CORS_ORIGINS": list(cors_origins),
         "RAY_DASHBOARD_URL": ray_dashboard, "RAY_TOKEN_FILE": str(ray_token_file) if ray_token_file else None,
         "PROMETHEUS_URL": prometheus, "GRAFANA_URL": grafana, "MAX_CONTENT_LENGTH": max_body,
-        "APPROVAL_TIMEOUT": approval_timeout,
+        "APPROVAL_TIMEOUT": approval_timeout, "UPSTREAM_CACHE_TTL": upstream_cache_ttl,
     })
     try:
         loopback = ipaddress.ip_address(host).is_loopback
