@@ -83,17 +83,19 @@ class RunManager:
 
     def list(self, limit: int = 50) -> list[dict[str, Any]]:
         runs: dict[str, dict[str, Any]] = {}
-        for entry in self.state.audit_entries():
+        entries = self.state.audit_entries()
+        for entry in entries:
             run = entry.get("run")
             if entry.get("event") in ("run_started", "api_run_requested") and isinstance(run, str):
                 runs.setdefault(run, {"run_id": run, "started_at": entry.get("ts")})
         ids = sorted(runs, reverse=True)[:limit]
-        return [self.get(i) or runs[i] for i in ids]
+        return [self.get(i, entries) or runs[i] for i in ids]
 
-    def get(self, run_id: str) -> dict[str, Any] | None:
+    def get(self, run_id: str, audit: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         if not RUN_ID_RE.match(run_id):
             return None
-        entries = [e for e in self.state.audit_entries() if e.get("run") == run_id]
+        audit = self.state.audit_entries() if audit is None else audit
+        entries = [e for e in audit if e.get("run") == run_id]
         meta = read_json(self.runs_dir / run_id / "meta.json") if (self.runs_dir / run_id).is_dir() else None
         if not entries and meta is None:
             return None

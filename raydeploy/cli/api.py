@@ -69,4 +69,7 @@ def api(host: str, port: int, inventory: Path | None, state_dir: Path | None, to
     click.echo(f"ray dashboard: {ctx.upstream.ray.url or '-'}  "
                f"prometheus: {ctx.upstream.prometheus.url or '-'}", err=True)
     waitress.serve(app, host=host, port=port, threads=threads, ident="raydeploy",
-                   max_request_body_size=max_body + 1, connection_limit=1000, channel_timeout=60)
+                   # waitress buffers a body before the app sees it: bodies over --max-body get the
+                   # app's JSON 413; waitress itself refuses (plain 413) only far beyond it.
+                   max_request_body_size=max_body + 16 * 1024 * 1024, connection_limit=1000,
+                   channel_timeout=60)

@@ -54,7 +54,19 @@ def test_page_approves_a_pending_destructive_checkpoint(server):
     summary = png_summary(shot.read_bytes())
     assert summary["width"] >= 1000 and summary["height"] >= 600
     assert summary["bytes"] > 10_000 and summary["distinct"] > 20, summary
+
     now = store.get("cleanup-existing")
     assert now.id == record.id and now.state == "approved" and now.acknowledge_risks
     granted = [e for e in state.audit_entries() if e["event"] == "approval_granted"]
     assert granted[-1]["who"] == "web-admin" and granted[-1]["caller"].startswith("token:")
+
+
+def test_real_server_answers_413_401_404_409_as_json(server):
+    api, state = server
+    big = {"approved_by": "a" * (2 * 1024 * 1024), "reason": "r"}
+    assert api.call("POST", "/api/v1/approvals/cleanup-existing", big) == (413, {"error": {
+        "status": 413, "message": "request body over 65536 bytes"}})
+    assert api.call("GET", "/api/v1/checkpoints", token="wrong")[0] == 401
+    assert api.call("GET", "/api/v1/checkpoints/nope")[0] == 404
+    assert api.call("POST", "/api/v1/approvals/docker-installation",
+                    {"approved_by": "a", "reason": "r"})[0] == 409
