@@ -117,7 +117,7 @@ def test_curl_approval_releases_a_deploy_waiting_at_03(api, cluster):
              "the pending approval of 03")
     assert proc.poll() is None, log_of(proc)
     code, info = api.call("GET", "/api/v1/approvals/cleanup-existing")
-    assert info["needs"]["acknowledge_risks"] and set(info["preview"]["hosts"]) == set(cluster.hosts())
+    assert info["needs"]["acknowledge_risks"] and set(info["preview"]["hosts"]) >= set(cluster.hosts())
     assert curl(api, "/api/v1/approvals/cleanup-existing", SEED_BODY, None)[0] == 401
     assert curl(api, "/api/v1/approvals/cleanup-existing", SEED_BODY, "0" * 64)[0] == 401
     assert api.call("GET", "/api/v1/approvals/cleanup-existing")[1]["approval"]["state"] == "pending"
