@@ -341,3 +341,14 @@ def test_cli_api_command_is_registered():
 
     out = CliRunner().invoke(cli, ["api", "--help"])
     assert out.exit_code == 0 and "--port" in out.output and "127.0.0.1" in out.output
+
+
+def test_seed_path_script_starts_the_same_command():
+    import subprocess
+    import sys
+
+    script = SPEC.parent / "flask-api-server.py"
+    proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "flask-api-server.py" in proc.stdout and "--token-file" in proc.stdout
