@@ -60,8 +60,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     secrets_dir = inventory.parent / ".secrets" if inventory else None
 
     def path_or(key: str, default: Path | None) -> Path | None:
+        # The default files may not exist yet (checkpoint 04 creates the Ray token): read later.
         value = app.config[key]
-        return Path(value) if value else (default if default and default.exists() else None)
+        return Path(value) if value else default
 
     upstream = UpstreamClient(
         ray=Upstream("ray", app.config["RAY_DASHBOARD_URL"] or found.get("ray"),

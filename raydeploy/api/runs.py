@@ -138,13 +138,9 @@ class RunManager:
                                 duration_s=e.get("duration_s"))
             elif ev == "checkpoint_interrupted":
                 cp(name)["status"] = "interrupted"
-        state_cps = self.state.load_state().get("checkpoints", {})
         for name, c in cps.items():
-            saved = state_cps.get(name, {})
-            if saved.get("run_id") == run_id and saved.get("hosts") and c["status"] != "running":
-                c["hosts"] = saved["hosts"]
-            elif c["status"] in ("running", "previewing"):
-                c["hosts"] = self.live_hosts(run_id, name, c["status"] == "previewing")
+            if c["status"] in ("running", "previewing", "succeeded", "failed", "interrupted"):
+                c["hosts"] = self.host_results(run_id, name, c["status"] == "previewing")
         if run["status"] == "running":
             for c in cps.values():
                 if c["status"] in ("running", "previewing", "waiting-approval"):
@@ -164,8 +160,9 @@ class RunManager:
         run["checkpoints"] = sorted(cps.values(), key=lambda c: number.get(c["name"], 99))
         return run
 
-    def live_hosts(self, run_id: str, checkpoint: str, preview: bool) -> dict[str, dict[str, int]]:
-        """Per-host counts so far, from ansible-runner's job events of the running checkpoint."""
+    def host_results(self, run_id: str, checkpoint: str, preview: bool) -> dict[str, dict[str, int]]:
+        """Per-host counts of one checkpoint of one run, from ansible-runner's job events (kept
+        per run under artifacts/): the final recap once the play ended, else the counts so far."""
         try:
             number = registry.get(checkpoint).number
         except Exception:  # noqa: BLE001 - an audit entry naming a checkpoint no longer in the registry
@@ -175,7 +172,15 @@ class RunManager:
         hosts: dict[str, dict[str, int]] = {}
         if not events_dir.is_dir():
             return hosts
-        for path in sorted(events_dir.glob("*.json"))[:20000]:
+        paths = sorted(events_dir.glob("*.json"), key=_counter)
+        for path in reversed(paths[-5:]):  # the recap is one of the last events
+            try:
+                event = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if event.get("event") == "playbook_on_stats":
+                return _recap(event.get("event_data") or {})
+        for path in paths[:20000]:
             try:
                 event = json.loads(path.read_text())
             except (OSError, ValueError):
@@ -190,6 +195,21 @@ class RunManager:
             if kind == "ok" and (data.get("res") or {}).get("changed"):
                 counts["changed"] += 1
         return hosts
+
+
+def _counter(path: Path) -> int:
+    head = path.name.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _recap(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
+    keys = {"ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
+            "skipped": "skipped"}
+    hosts: dict[str, dict[str, int]] = {}
+    for src, dst in keys.items():
+        for host, n in (stats.get(src) or {}).items():
+            hosts.setdefault(host, dict.fromkeys(HOST_COUNTS, 0))[dst] = int(n)
+    return hosts
 
 
 def _pythonpath() -> str:

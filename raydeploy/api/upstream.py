@@ -63,10 +63,12 @@ class UpstreamClient:
     def _fetch(self, up: Upstream, path: str, as_json: bool) -> Answer:
         url = up.url.rstrip("/") + path
         req = urllib.request.Request(url)  # noqa: S310 - http(s) URL from the API's configuration
+        # Credentials are read on every call: the Ray token is created by checkpoint 04, often
+        # after the API started, and may be rotated.
         try:
             if up.token_file:
                 req.add_header("Authorization", f"Bearer {up.token_file.read_text().strip()}")
-            if up.basic_auth:
+            if up.basic_auth and up.basic_auth[1].exists():
                 user, pw_file = up.basic_auth
                 cred = base64.b64encode(f"{user}:{pw_file.read_text().strip()}".encode()).decode()
                 req.add_header("Authorization", f"Basic {cred}")

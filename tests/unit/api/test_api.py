@@ -4,6 +4,7 @@ checks, approvals shared with the orchestrator, runs, cluster data from a stub R
 
 from __future__ import annotations
 
+import json
 import stat
 import threading
 import time
@@ -227,23 +228,46 @@ def test_post_checkpoint_while_a_run_holds_the_lock_is_409(app, client, auth):
     assert resp.status_code == 409 and "holds the lock" in resp.json["error"]["message"]
 
 
-def test_run_progress_is_folded_from_the_audit_log_and_state(app, client, auth):
+def _event(events_dir: Path, counter: int, event: str, data: dict) -> None:
+    events_dir.mkdir(parents=True, exist_ok=True)
+    (events_dir / f"{counter}-x{counter}.json").write_text(json.dumps({"event": event, "event_data": data}))
+
+
+def test_run_progress_is_folded_from_the_audit_log_and_runner_events(app, client, auth):
     state = app.extensions["raydeploy"].state
     run = "20260101T000000-abc123"
     state.audit("run_started", run=run, command="deploy-master.py --deploy",
-                plan=["prerequisites-check", "docker-installation", "cleanup-existing"])
+                plan=["prerequisites-check", "docker-installation", "cleanup-existing", "ray-deployment"])
     state.audit("checkpoint_started", run=run, checkpoint="prerequisites-check")
     state.audit("checkpoint_finished", run=run, checkpoint="prerequisites-check", status="succeeded",
                 duration_s=4.2)
+    # 01 ended: its recap; the counts are ansible-runner's playbook_on_stats
+    done = state.root / "artifacts" / f"{run}-01" / "job_events"
+    _event(done, 1, "runner_on_ok", {"host": "h1", "res": {}})
+    _event(done, 2, "playbook_on_stats", {"ok": {"h1": 5, "h2": 4}, "changed": {"h1": 1}, "failures": {},
+                                          "dark": {"h2": 1}, "skipped": {}})
     state.audit("approval_requested", run=run, checkpoint="docker-installation", approval="ap1")
-    state.save_state({"checkpoints": {"prerequisites-check": {
-        "status": "succeeded", "run_id": run, "hosts": {"h1": {"ok": 5, "changed": 0, "failed": 0,
-                                                                "unreachable": 0, "skipped": 0}}}}})
     data = client.get(f"/api/v1/runs/{run}", headers=auth).json
     assert data["status"] == "waiting-approval" and data["current_checkpoint"] == "docker-installation"
     by_name = {c["name"]: c for c in data["checkpoints"]}
-    assert by_name["prerequisites-check"]["hosts"]["h1"]["ok"] == 5
+    assert by_name["prerequisites-check"]["hosts"] == {
+        "h1": {"ok": 5, "changed": 1, "failed": 0, "unreachable": 0, "skipped": 0},
+        "h2": {"ok": 4, "changed": 0, "failed": 0, "unreachable": 1, "skipped": 0}}
     assert by_name["cleanup-existing"]["status"] == "planned"
+    # 02 and 03 approved and done, 04 running: live counts from the events so far
+    for name in ("docker-installation", "cleanup-existing"):
+        state.audit("approval_consumed", run=run, checkpoint=name, approval="a-" + name)
+        state.audit("checkpoint_finished", run=run, checkpoint=name, status="succeeded", duration_s=1.0)
+    state.audit("checkpoint_started", run=run, checkpoint="ray-deployment")
+    live = state.root / "artifacts" / f"{run}-04" / "job_events"
+    _event(live, 1, "runner_on_ok", {"host": "h1", "res": {"changed": True}})
+    _event(live, 2, "runner_on_ok", {"host": "h1", "res": {"changed": False}})
+    _event(live, 3, "runner_on_failed", {"host": "h2", "res": {}})
+    data = client.get(f"/api/v1/runs/{run}", headers=auth).json
+    assert data["status"] == "running" and data["current_checkpoint"] == "ray-deployment"
+    ray = next(c for c in data["checkpoints"] if c["name"] == "ray-deployment")
+    assert ray["hosts"]["h1"] == {"ok": 2, "changed": 1, "failed": 0, "unreachable": 0, "skipped": 0}
+    assert ray["hosts"]["h2"]["failed"] == 1
     state.audit("run_finished", run=run, status="succeeded", exit_code=0, message="")
     assert client.get(f"/api/v1/runs/{run}", headers=auth).json["status"] == "succeeded"
 
