@@ -114,6 +114,7 @@ def main() -> None:
                     "--ray-token-file", str(tmp / "ray_token")]
         target = "local stub of a Ray dashboard (tests/api_stub.py, own process)"
     results = {}
+    load_before = [round(x, 1) for x in os.getloadavg()]  # other jobs sharing the cores skew the figures
     try:
         for label, path, ttl in (("checkpoints", "/api/v1/checkpoints", "2"),
                                  ("cluster_status_cached", "/api/v1/cluster/status", "2"),
@@ -133,7 +134,8 @@ def main() -> None:
         "what": "GET latency of the REST API under 100 concurrent keep-alive clients on 127.0.0.1",
         "server": "raydeploy api (waitress, 16 threads)", "clients": PROCESSES * THREADS,
         "client_layout": f"{PROCESSES} processes x {THREADS} threads", "requests_per_client": args.requests,
-        "cluster_data_from": target, "results": results,
+        "cluster_data_from": target, "load_average_before": load_before,
+        "load_average_after": [round(x, 1) for x in os.getloadavg()], "results": results,
     })
     print(out)
 
