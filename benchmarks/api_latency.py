@@ -9,7 +9,7 @@ request then calls the dashboard twice: nodes and GCS health).
 The clients are 4 processes x 25 threads, each thread one keep-alive connection.
 
 Run: .venv/bin/python benchmarks/api_latency.py [--requests 40] [--sandbox NAME]
-Writes benchmarks/results/api_latency.json.
+Writes benchmarks/results/api_latency.json (api_latency_sandbox.json with --sandbox).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def main() -> None:
         if stub:
             stub.terminate()
             stub.wait(10)
-    out = write("api_latency", {
+    out = write("api_latency_sandbox" if args.sandbox else "api_latency", {
         "what": "GET latency of the REST API under 100 concurrent keep-alive clients on 127.0.0.1",
         "server": "raydeploy api (waitress, 16 threads)", "clients": PROCESSES * THREADS,
         "client_layout": f"{PROCESSES} processes x {THREADS} threads", "requests_per_client": args.requests,
