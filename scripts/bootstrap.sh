@@ -11,3 +11,5 @@ if [ ! -x .venv/bin/raydeploy ] || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/pip install -q -e '.[dev]'
   touch .venv/.installed
 fi
+# The web page's browser test drives Debian's headless Chromium through chromedriver (selenium).
+bash scripts/ensure-chromium.sh || echo "warning: no Chromium: the web page's browser tests will fail" >&2

@@ -7,6 +7,7 @@ import sys
 import click
 
 from raydeploy import __version__
+from raydeploy.cli.api import api
 from raydeploy.cli.deploy import approve, deny, deploy
 from raydeploy.cli.image import image
 from raydeploy.cli.sandbox import sandbox
@@ -24,6 +25,7 @@ cli.add_command(image)
 cli.add_command(deploy)
 cli.add_command(approve)
 cli.add_command(deny)
+cli.add_command(api)
 
 
 def main(command: click.Command = cli, prog_name: str | None = None) -> None:

@@ -323,7 +323,8 @@ class ApprovalStore:
         return record
 
     def _decide(self, checkpoint: str, new_state: str, by: str, reason: str,
-                acknowledge_risks: bool, at: datetime | None, run: str | None = None) -> Approval:
+                acknowledge_risks: bool, at: datetime | None, run: str | None = None,
+                caller: str | None = None) -> Approval:
         at = at or now()
         if not (by or "").strip():
             raise ApprovalError("say who decides: --by NAME (approved_by over REST)")
@@ -337,7 +338,7 @@ class ApprovalStore:
                     "or --dry-run) so it previews the checkpoint and asks for one")
             if not record.seal_ok(self.state.seal_key()) or record.checkpoint != checkpoint:
                 self.state.audit("approval_refused", who=by, checkpoint=checkpoint, approval=record.id,
-                                 reason="tampered", action=new_state)
+                                 reason="tampered", action=new_state, **_via(caller))
                 raise ApprovalRefused("tampered", f"the approval record for {checkpoint} was modified "
                                       "outside raydeploy; start a new run to request a new one")
             if new_state == APPROVED and record.destructive and not acknowledge_risks:
@@ -350,17 +351,22 @@ class ApprovalStore:
             self._write(record)
         self.state.audit("approval_granted" if new_state == APPROVED else "approval_denied", who=by,
                          checkpoint=checkpoint, approval=record.id, reason=reason,
-                         acknowledge_risks=record.acknowledge_risks, digest=record.digest, run=run)
+                         acknowledge_risks=record.acknowledge_risks, digest=record.digest, run=run,
+                         **_via(caller))
         return record
 
     def approve(self, checkpoint: str, by: str, reason: str, acknowledge_risks: bool = False,
-                at: datetime | None = None, run: str | None = None) -> Approval:
-        """Approve the pending request (CLI, REST, a terminal prompt or --auto-approve)."""
-        return self._decide(checkpoint, APPROVED, by, reason, acknowledge_risks, at, run)
+                at: datetime | None = None, run: str | None = None,
+                caller: str | None = None) -> Approval:
+        """Approve the pending request (CLI, REST, a terminal prompt or --auto-approve).
+
+        `caller` is who made the call when that is not `by` itself (REST: the token and the
+        client address); it is written to the audit entry next to `who`."""
+        return self._decide(checkpoint, APPROVED, by, reason, acknowledge_risks, at, run, caller)
 
     def deny(self, checkpoint: str, by: str, reason: str, at: datetime | None = None,
-             run: str | None = None) -> Approval:
-        return self._decide(checkpoint, DENIED, by, reason, False, at, run)
+             run: str | None = None, caller: str | None = None) -> Approval:
+        return self._decide(checkpoint, DENIED, by, reason, False, at, run, caller)
 
     def set_aside_used(self, checkpoint: str, record: Approval) -> bool:
         """A validly sealed, consumed record left by an earlier run is history, not a replay."""
@@ -399,6 +405,10 @@ class ApprovalStore:
             with self._locked():
                 if self.path(checkpoint).exists():
                     self._archive(checkpoint, record, f"refused: {refusal.reason}")
+
+
+def _via(caller: str | None) -> dict[str, str]:
+    return {"caller": caller} if caller else {}
 
 
 def record_as_public(record: Approval | None) -> dict[str, Any] | None:

@@ -10,6 +10,8 @@ destructive one is given its confirmation variable only then.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import signal
 import sys
@@ -120,8 +122,17 @@ def plan(mode: str, name: str | None, state: StateDir) -> list[Checkpoint]:
     raise ValueError(mode)
 
 
+RUN_ID_ENV = "RAYDEPLOY_RUN_ID"
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def run_id_for_this_run() -> str:
+    """A new id, or the one the REST API chose for this process (so it can report it at once)."""
+    given = os.environ.get(RUN_ID_ENV, "")
+    return given if re.fullmatch(r"[0-9]{8}T[0-9]{6}-[0-9a-f]{6}", given) else new_run_id()
 
 
 class Orchestrator:
@@ -132,7 +143,7 @@ class Orchestrator:
         self.ask = ask or (lambda prompt: console.input(prompt))
         self.state = StateDir(options.state_dir).ensure()
         self.approvals = ApprovalStore(self.state)
-        self.run_id = new_run_id()
+        self.run_id = run_id_for_this_run()
         self.who = whoami()
         self._cancel = False
         self._in_runner = False

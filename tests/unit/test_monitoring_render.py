@@ -153,6 +153,23 @@ def test_prometheus_config_uses_file_sd_and_passes_promtool(rendered, promtool):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_raydeploy_api_scrape_job_uses_the_token_and_passes_promtool(tmp_path, promtool):
+    token = tmp_path / "api-token"
+    token.write_text("a" * 64 + "\n")
+    extra = json.dumps({"prometheus_raydeploy_api_targets": ["10.9.0.1:8000"],
+                        "prometheus_raydeploy_api_token_file": str(token)})
+    proc = _playbook("--skip-tags", "preflight", "-e", f"render_dir={tmp_path}", "-e", extra)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
+    config_path = tmp_path / "prometheus" / "prometheus.yml"
+    jobs = {c["job_name"]: c for c in yaml.safe_load(config_path.read_text())["scrape_configs"]}
+    api = jobs["raydeploy_api"]
+    assert api["static_configs"] == [{"targets": ["10.9.0.1:8000"]}]
+    assert api["authorization"]["credentials_file"] == str(tmp_path / "prometheus" / "raydeploy_api_token")
+    assert (tmp_path / "prometheus" / "raydeploy_api_token").read_text().strip() == "a" * 64
+    proc = subprocess.run([promtool, "check", "config", str(config_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_grafana_ini_embeds_and_locks_down(rendered):
     ini = (rendered / "grafana" / "grafana.ini").read_text()
     sections: dict[str, dict[str, str]] = {}
