@@ -27,7 +27,7 @@ def text(report: Report, verbose: bool = False) -> str:
         by_check.setdefault((r.checkpoint, r.check), []).append(r)
     if by_check:
         lines.append("")
-        lines.append(f"{'checkpoint':<22} {'check':<26} result")
+        lines.append(f"{'':5}{'checkpoint':<21} {'check':<24} result")
     for (checkpoint, check), results in by_check.items():
         worst = min((r.status for r in results), key=ORDER.__getitem__)
         counted = [r for r in results if r.status != SKIP]
@@ -40,13 +40,13 @@ def text(report: Report, verbose: bool = False) -> str:
                 if counted
                 else results[0].message
             )
-            lines.append(f"{MARK[worst]} {checkpoint:<17} {check:<26} {detail}")
+            lines.append(f"{MARK[worst]} {checkpoint:<21} {check:<24} {detail}")
             if verbose:
-                lines += [f"{'':<50}{r.host or '-'}: {r.message}" for r in results if len(results) > 1]
+                lines += [f"{'':<52}{r.host or '-'}: {r.message}" for r in results if len(results) > 1]
             continue
         first = True
         for r in sorted(bad, key=lambda r: ORDER[r.status]):
-            head = f"{MARK[r.status]} {checkpoint:<17} {check:<26}" if first else f"{'':<49}"
+            head = f"{MARK[r.status]} {checkpoint:<21} {check:<24}" if first else f"{'':<51}"
             lines.append(f"{head} {r.host + ': ' if r.host else ''}{r.message}")
             first = False
     if report.hosts:
