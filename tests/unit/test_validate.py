@@ -581,3 +581,17 @@ def test_script_bad_input_exits_2(tmp_path):
         timeout=60,
     )
     assert proc.returncode == 2 and "known checkpoints" in proc.stderr
+
+
+def test_every_registry_checkpoint_has_checks():
+    from raydeploy import checkpoints as registry
+    from raydeploy.validate.checks import CHECKS
+
+    assert set(CHECKS) == {c.name for c in registry.load()}
+    assert all(CHECKS.values())
+
+
+def test_checkpoint_06_runs_the_validator_with_the_job():
+    play = (PROJECT / "playbooks" / "06-final-validation.yml").read_text()
+    assert "validation/validate_checkpoint.py" in play and "final-validation" in play
+    assert "placeholder" not in play
