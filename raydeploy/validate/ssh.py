@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -88,13 +89,17 @@ Runner = Callable[[list[str], bytes, float], tuple[int, str, str]]
 
 
 def _run(argv: list[str], stdin: bytes, timeout: float) -> tuple[int, str, str]:
-    try:
-        p = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
-        return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
-    except subprocess.TimeoutExpired:
-        return 255, "", f"ssh timed out after {timeout:.0f} s"
-    except OSError as exc:
-        return 255, "", str(exc)
+    # stderr goes to a file, not a pipe: the ControlPersist master ssh forks keeps the stderr
+    # it inherited open for CONTROL_PERSIST_S, so reading a pipe to its end would wait that long.
+    with tempfile.TemporaryFile() as err:
+        try:
+            p = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE, stderr=err, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return 255, "", f"ssh timed out after {timeout:.0f} s"
+        except OSError as exc:
+            return 255, "", str(exc)
+        err.seek(0)
+        return p.returncode, p.stdout.decode(errors="replace"), err.read().decode(errors="replace")
 
 
 def probe_host(host: HostSpec, timeout: float = 15.0, runner: Runner = _run) -> Probe:
