@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from common import BIN, PROJECT, write
+from common import BIN, PROJECT, RESULTS, write
 
 from raydeploy.sandbox.hosts import Sandbox
 from raydeploy.validate.collect import Options
@@ -120,6 +120,13 @@ def main() -> None:
         results.append(result)
         if not args.keep:
             sh([str(BIN / "raydeploy"), "sandbox", "down", "--name", name_for(hosts)])
+    previous = RESULTS / "health_report.json"
+    if previous.exists():  # sizes measured in separate runs are kept, the same size is replaced
+        measured = {r["hosts"] for r in results}
+        results += [
+            r for r in json.loads(previous.read_text()).get("results", []) if r["hosts"] not in measured
+        ]
+    results.sort(key=lambda r: r["hosts"])
     path = write("health_report", {"runs": RUNS, "mode": "native, 01->05 deployed", "results": results})
     print(path.read_text())
 
