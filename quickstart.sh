@@ -2,7 +2,7 @@
 # One command from a fresh machine to a working Ray cluster on local sandbox hosts:
 # installs raydeploy into .venv, starts 3 Debian hosts (systemd + sshd) as containers,
 # runs all six checkpoints over real SSH with deploy-master.py, and runs a distributed job
-# across every node.
+# across every node, then prints the health report.
 set -euo pipefail
 cd "$(dirname "$0")"
 HOSTS=${HOSTS:-3}
@@ -19,3 +19,5 @@ HEAD=$(ansible-inventory -i "$INVENTORY" --host "$(ansible-inventory -i "$INVENT
 echo "== running examples/hello_ray.py on the cluster (dashboard http://$HEAD:8265)"
 RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$(dirname "$INVENTORY")/.secrets/ray_auth_token" \
   ray job submit --address "http://$HEAD:8265" --working-dir examples -- python hello_ray.py --tasks 12
+echo "== health report (validation/validate_checkpoint.py; exit 0 healthy, 1 degraded, 2 failed)"
+python validation/validate_checkpoint.py --format text --inventory "$INVENTORY"

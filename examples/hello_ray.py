@@ -17,9 +17,9 @@ import ray
 
 
 @ray.remote(num_cpus=1)
-def where_am_i(seconds: float) -> str:
+def where_am_i(seconds: float) -> tuple[str, str]:
     time.sleep(seconds)
-    return socket.gethostname()
+    return socket.gethostname(), ray.util.get_node_ip_address()
 
 
 def main() -> None:
@@ -33,14 +33,15 @@ def main() -> None:
     nodes = [n for n in ray.nodes() if n["Alive"]]
     options = {"scheduling_strategy": "SPREAD"} if args.spread else {}
     started = time.monotonic()
-    hosts = ray.get([where_am_i.options(**options).remote(args.seconds) for _ in range(args.tasks)])
-    distribution = dict(sorted(collections.Counter(hosts).items()))
+    places = ray.get([where_am_i.options(**options).remote(args.seconds) for _ in range(args.tasks)])
+    distribution = dict(sorted(collections.Counter(host for host, _ in places).items()))
+    by_ip = dict(sorted(collections.Counter(ip for _, ip in places).items()))
     print(f"{args.tasks} tasks completed in {time.monotonic() - started:.2f}s "
           f"on {len(nodes)} alive nodes")
     for host, count in distribution.items():
         print(f"  {host}: {count} tasks")
     print("RESULT " + json.dumps({"tasks": args.tasks, "alive_nodes": len(nodes),
-                                  "distribution": distribution}))
+                                  "distribution": distribution, "by_ip": by_ip}))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from raydeploy.cli.deploy import approve, deny, deploy
 from raydeploy.cli.image import image
 from raydeploy.cli.sandbox import sandbox
 from raydeploy.errors import UserError
+from raydeploy.validate.cli import validate
 
 
 @click.group()
@@ -26,6 +27,7 @@ cli.add_command(deploy)
 cli.add_command(approve)
 cli.add_command(deny)
 cli.add_command(api)
+cli.add_command(validate)
 
 
 def main(command: click.Command = cli, prog_name: str | None = None) -> None:

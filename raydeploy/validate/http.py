@@ -1,0 +1,93 @@
+"""Plain HTTP GETs with short timeouts, many at once; a failure is data, never an exception."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+MAX_BODY = 8 * 2**20
+
+
+@dataclass(frozen=True)
+class Request:
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Response:
+    url: str
+    status: int | None = None  # None: no HTTP answer at all (refused, timeout, unreachable)
+    body: str = ""
+    error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
+
+    @property
+    def refused(self) -> bool:
+        """The host answered with a reset: it is up, nothing listens on the port."""
+        return self.status is None and "refused" in (self.error or "").lower()
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def describe(self) -> str:
+        if self.status is None:
+            return f"no answer from {self.url} ({self.error})"
+        return f"{self.url} answered HTTP {self.status}"
+
+
+Fetch = Callable[[Request, float], Response]
+
+
+def fetch(request: Request, timeout: float) -> Response:
+    started = time.monotonic()
+    req = urllib.request.Request(request.url, headers=dict(request.headers))  # noqa: S310 - http(s) from the inventory
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+            body = resp.read(MAX_BODY).decode(errors="replace")
+            return Response(request.url, resp.status, body, None, time.monotonic() - started)
+    except urllib.error.HTTPError as exc:
+        body = exc.read(MAX_BODY).decode(errors="replace") if exc.fp else ""
+        return Response(request.url, exc.code, body, str(exc.reason), time.monotonic() - started)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Response(
+            request.url, None, "", str(reason) or type(reason).__name__, time.monotonic() - started
+        )
+
+
+def fetch_all(
+    requests: Mapping[Any, Request],
+    timeout: float,
+    fetcher: Fetch = fetch,
+    pool: ThreadPoolExecutor | None = None,
+    workers: int = 64,
+) -> dict[Any, Response]:
+    """Every request at once; returns key -> Response in the caller's key space."""
+    if not requests:
+        return {}
+    own = pool is None
+    pool = pool or ThreadPoolExecutor(max_workers=min(workers, len(requests)))
+    try:
+        futures = {key: pool.submit(fetcher, req, timeout) for key, req in requests.items()}
+        return {key: fut.result() for key, fut in futures.items()}
+    finally:
+        if own:
+            pool.shutdown(wait=False)
