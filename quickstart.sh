@@ -20,4 +20,6 @@ echo "== running examples/hello_ray.py on the cluster (dashboard http://$HEAD:82
 RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$(dirname "$INVENTORY")/.secrets/ray_auth_token" \
   ray job submit --address "http://$HEAD:8265" --working-dir examples -- python hello_ray.py --tasks 12
 echo "== health report (validation/validate_checkpoint.py; exit 0 healthy, 1 degraded, 2 failed)"
-python validation/validate_checkpoint.py --format text --inventory "$INVENTORY"
+# Sandbox hosts all report this machine's load, so the per-host load score threshold is the
+# sandbox inventory's (final_validation_max_score), not seed 002's 200 for real servers.
+python validation/validate_checkpoint.py --format text --inventory "$INVENTORY" --max-score 1000
