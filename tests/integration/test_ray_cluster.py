@@ -122,6 +122,41 @@ def test_rerun_changes_nothing_and_a_running_job_survives(e2e_cluster, cold):
     assert '"tasks": 6' in logs
 
 
+INSTALL_TASK = "Install Ray into its virtualenv."
+
+
+def recap_changed(run) -> dict:
+    return {h: r["changed"] for h, r in run.recap.items() if h != "localhost"}
+
+
+def test_rerun_takes_the_fast_path_and_still_repairs_drift(e2e_cluster, cold):
+    before = e2e_cluster.alive()
+    fast = run_playbook(e2e_cluster.inventory, "playbooks/04-ray-deployment.yml")
+    assert fast.rc == 0, fast.output()
+    assert INSTALL_TASK not in fast.output()  # every node skipped its install and service tasks
+    assert set(recap_changed(fast).values()) == {0}
+
+    # A stopped worker is not "converged": only that host goes through every task again.
+    worker = e2e_cluster.host(2)
+    e2e_cluster.ssh(worker, "systemctl stop ray-worker")
+    repair = run_playbook(e2e_cluster.inventory, "playbooks/04-ray-deployment.yml", "-v")
+    assert repair.rc == 0, repair.output()
+    assert f"{worker} converges fully: ray-worker.service is not active" in repair.output()
+    assert [h for h, c in recap_changed(repair).items() if c] == [worker]
+    after = e2e_cluster.alive()
+    assert len(after) == len(before)
+    worker_ip = e2e_cluster.hosts()[worker]
+    assert {ip: n for ip, n in after.items() if ip != worker_ip} == {
+        ip: n for ip, n in before.items() if ip != worker_ip}
+
+    # ray_fast_path=false checks every task, and still finds nothing to change.
+    full = run_playbook(e2e_cluster.inventory, "playbooks/04-ray-deployment.yml", "-e", "ray_fast_path=false")
+    assert full.rc == 0, full.output()
+    assert INSTALL_TASK in full.output()
+    assert set(recap_changed(full).values()) == {0}
+    assert e2e_cluster.alive() == after
+
+
 def test_scale_out_while_a_job_runs(e2e_cluster, cold):
     before = e2e_cluster.alive()
     job = e2e_cluster.submit("python", "hello_ray.py", "--tasks", "6", "--seconds", "30",
