@@ -1,0 +1,120 @@
+#!/usr/bin/python
+"""Checkpoint 01's read-only probe of a host, in one module call.
+
+Everything the checks need from the host itself: what already listens on this host's Ray ports
+(process and uid), which peers answer on theirs, free disk, the clock's sync state, the Ray
+account's uid and the Ray version installed, if any. One pipelined call per host instead of a
+command each, so a re-run of checkpoint 01 costs one round trip per host.
+
+A refused connection counts as reachable: the packet got there and nothing listens yet, which
+is expected before Ray runs; a timeout means a firewall drops it.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: prerequisites_probe
+short_description: Read-only probe of a host for checkpoint 01
+description: Lists listeners on the given ports, connects to peers' ports, and reads disk, clock, account and Ray version.
+options:
+  listen: {description: Ports this host's Ray nodes will listen on., type: list, elements: int, default: []}
+  peers: {description: "Other nodes: {host: {ip, ports}}.", type: dict, default: {}}
+  timeout: {description: Seconds per peer connection., type: float, default: 3}
+  disk_path: {description: Path whose file system's free space is reported., type: path, default: /}
+  check_time_sync: {description: Read timedatectl's NTPSynchronized., type: bool, default: true}
+  ray_user: {description: The Ray account whose uid is reported., type: str, default: ray}
+  ray_venv_dir: {description: Where Ray's virtualenv is., type: path, default: /opt/ray/venv}
+author: raydeploy
+"""
+
+import glob
+import os
+import pwd
+import re
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def _listeners(module: AnsibleModule, ports: set[int]) -> dict:
+    _, out, _ = module.run_command(["ss", "-Htlnpe"])
+    found = {}
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        port = int(fields[3].rsplit(":", 1)[1])
+        if port in ports:
+            proc = re.search(r'users:\(\("([^"]+)",pid=(\d+)', line)
+            uid = re.search(r"uid:(\d+)", line)
+            found[str(port)] = {
+                "process": proc.group(1) if proc else "?",
+                "pid": int(proc.group(2)) if proc else None,
+                "uid": int(uid.group(1)) if uid else 0,
+            }
+    return found
+
+
+def _connect(peer: tuple[str, str, int], timeout: float) -> dict:
+    host, ip, port = peer
+    try:
+        with socket.create_connection((ip, port), timeout=timeout):
+            state = "open"
+    except ConnectionRefusedError:
+        state = "refused"
+    except OSError as exc:
+        state = "blocked: " + (str(exc) or exc.__class__.__name__)
+    return {"host": host, "ip": ip, "port": port, "state": state, "reachable": state in ("open", "refused")}
+
+
+def _installed_ray(venv: str) -> str | None:
+    # Read the version file instead of importing Ray (seconds), like the validator's probe.
+    for path in glob.glob(os.path.join(venv, "lib", "python3*", "site-packages", "ray", "_version.py")):
+        with open(path, encoding="utf-8") as handle:
+            match = re.search(r"^version\s*=\s*['\"]([^'\"]+)['\"]", handle.read(), re.M)
+        if match:
+            return match.group(1)
+    return None
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "listen": {"type": "list", "elements": "int", "default": []},
+            "peers": {"type": "dict", "default": {}},
+            "timeout": {"type": "float", "default": 3},
+            "disk_path": {"type": "path", "default": "/"},
+            "check_time_sync": {"type": "bool", "default": True},
+            "ray_user": {"type": "str", "default": "ray"},
+            "ray_venv_dir": {"type": "path", "default": "/opt/ray/venv"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    targets = [(host, peer["ip"], int(port))
+               for host, peer in sorted(p["peers"].items()) for port in peer["ports"]]
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        peers = list(pool.map(lambda t: _connect(t, p["timeout"]), targets))
+    disk = os.statvfs(p["disk_path"])
+    ntp = None
+    if p["check_time_sync"]:
+        rc, out, _ = module.run_command(["timedatectl", "show", "--property=NTPSynchronized", "--value"])
+        ntp = out.strip() if rc == 0 else "unknown"
+    try:
+        uid = pwd.getpwnam(p["ray_user"]).pw_uid
+    except KeyError:
+        uid = None
+    module.exit_json(
+        changed=False,
+        listeners=_listeners(module, set(p["listen"])),
+        peers=peers,
+        disk_free_bytes=disk.f_bavail * disk.f_frsize,
+        ntp_synchronized=ntp,
+        ray_uid=uid,
+        installed_ray=_installed_ray(p["ray_venv_dir"]),
+    )
+
+
+if __name__ == "__main__":
+    main()
