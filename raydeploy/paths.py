@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 from pathlib import Path
 
@@ -15,3 +16,10 @@ def raydeploy_home() -> Path:
 
 def cache_dir() -> Path:
     return raydeploy_home() / "cache"
+
+
+def ansible_fact_cache_dir() -> Path:
+    """Where Ansible caches host facts: ansible.cfg's fact_caching_connection, read from there."""
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(PROJECT_ROOT / "ansible.cfg")
+    return Path(os.path.expanduser(cfg.get("defaults", "fact_caching_connection")))

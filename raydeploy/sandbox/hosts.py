@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import shutil
 import subprocess
 import tarfile
@@ -17,7 +18,7 @@ from docker.errors import NotFound
 from docker.models.containers import Container
 
 from raydeploy.errors import UserError
-from raydeploy.paths import raydeploy_home
+from raydeploy.paths import ansible_fact_cache_dir, raydeploy_home
 from raydeploy.sandbox import images
 from raydeploy.sandbox.engine import ensure_engine
 from raydeploy.sandbox.inventory import (
@@ -262,7 +263,18 @@ class Sandbox:
             net.remove()
         if self.dir.exists():
             shutil.rmtree(self.dir)
+        self._forget_facts()
         return removed
+
+    def _forget_facts(self) -> None:
+        # Ansible caches facts by host name; a sandbox made again under this name within the
+        # cache's lifetime would otherwise start from the old hosts' facts.
+        pattern = re.compile(rf"^(?:[a-z0-9]+_)?{re.escape(self.name)}-\d+$")
+        cache = ansible_fact_cache_dir()
+        if cache.is_dir():
+            for entry in cache.iterdir():
+                if pattern.match(entry.name):
+                    entry.unlink(missing_ok=True)
 
 
 def _put_file(container: Container, path: str, data: bytes, mode: int) -> None:
