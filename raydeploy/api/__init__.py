@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "API_TOKEN_FILE": None,       # default ~/.raydeploy/api/token
     "CORS_ORIGINS": [],           # no CORS headers unless origins are configured
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    "AUTH_MAX_FAILURES": 10,      # failed token attempts per client address within AUTH_WINDOW ...
+    "AUTH_WINDOW": 60.0,          # ... lock it out (429) for AUTH_WINDOW seconds
+    "AUTH_MAX_CLIENTS": 10000,    # addresses tracked at most (least recently seen forgotten first)
     "RAY_DASHBOARD_URL": None,    # default http://HEAD:8265 from the inventory
     "RAY_TOKEN_FILE": None,       # default INVENTORY_DIR/.secrets/ray_auth_token
     "PROMETHEUS_URL": None,
@@ -46,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder="static", static_url_path="/static")
+    # No redirects: '//' (a %2F in a name) is a JSON 404, not a 308 to another path with an HTML body.
+    app.url_map.merge_slashes = False
     app.config.from_mapping(DEFAULTS)
     if test_config:
         app.config.from_mapping(test_config)
@@ -84,6 +89,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     registry.register(metrics.StateCollector(state, store))
     counter = Counter("raydeploy_api_requests", "API requests by endpoint and status.",
                       ["method", "endpoint", "status"], registry=registry)
+    app.extensions["raydeploy_auth_metrics"] = {
+        "failures": Counter("raydeploy_api_auth_failures", "Requests refused for a missing or wrong token.",
+                            registry=registry),
+        "lockouts": Counter("raydeploy_api_auth_lockouts",
+                            "Client addresses locked out after too many failed token attempts.",
+                            registry=registry),
+    }
     app.extensions["raydeploy"] = ApiContext(state=state, approvals=store, runs=runs, upstream=upstream,
                                              inventory=inventory, metrics=registry, requests=counter)
 

@@ -43,12 +43,17 @@ def _gated(name: str):
     return cp
 
 
-def _decide(fn, name: str, **kw):
+def _decide(fn, name: str, action: str, **kw):
+    """A decision through the ApprovalStore; one it refuses is 409 and is in the audit log
+    (`approval_decision_refused`, with the approver, the caller and why), like a granted one.
+    The store audits a tampered record itself."""
     try:
         return fn(name, caller=caller(), **kw)
     except ApprovalRefused as exc:
         raise ApiError(409, str(exc)) from exc
     except ApprovalError as exc:
+        ctx().state.audit("approval_decision_refused", who=kw["by"], checkpoint=name, action=action,
+                          reason=str(exc), caller=caller())
         raise ApiError(409, str(exc)) from exc
 
 
@@ -59,7 +64,7 @@ def approve(name: str):
     if cp.destructive and body.get("acknowledge_risks") is not True:
         raise ApiError(400, f"{cp.name} is destructive: approving it needs acknowledge_risks: true",
                        "acknowledge_risks")
-    record = _decide(ctx().approvals.approve, cp.name, by=body["approved_by"].strip(),
+    record = _decide(ctx().approvals.approve, cp.name, "approve", by=body["approved_by"].strip(),
                      reason=body["reason"].strip(), acknowledge_risks=bool(body.get("acknowledge_risks")))
     return jsonify(record_as_public(record))
 
@@ -68,7 +73,7 @@ def approve(name: str):
 def deny(name: str):
     cp = _gated(name)
     body = json_body(DENY_FIELDS)
-    record = _decide(ctx().approvals.deny, cp.name, by=body["denied_by"].strip(),
+    record = _decide(ctx().approvals.deny, cp.name, "deny", by=body["denied_by"].strip(),
                      reason=body["reason"].strip())
     return jsonify(record_as_public(record))
 

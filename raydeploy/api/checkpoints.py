@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, request
 
 from raydeploy import checkpoints as registry
 from raydeploy.api.context import ctx
-from raydeploy.api.security import ApiError, Field, caller, json_body
+from raydeploy.api.security import ApiError, Field, caller, json_body, shown
 from raydeploy.checkpoints import Checkpoint
 from raydeploy.deploy.approvals import record_as_public
 
@@ -24,7 +24,7 @@ def find(name: str) -> Checkpoint:
         if cp.name == name:
             return cp
     known = ", ".join(c.name for c in registry.load())
-    raise ApiError(404, f"unknown checkpoint {name!r}; known checkpoints: {known}")
+    raise ApiError(404, f"unknown checkpoint {shown(name)}; known checkpoints: {known}")
 
 
 def checkpoint_view(cp: Checkpoint, states: dict[str, Any]) -> dict[str, Any]:
@@ -91,5 +91,5 @@ def list_runs():
 def get_run(run_id: str):
     run = ctx().runs.get(run_id)
     if run is None:
-        raise ApiError(404, f"no run {run_id!r} in this state directory")
+        raise ApiError(404, f"no run {shown(run_id)} in this state directory")
     return jsonify(run)

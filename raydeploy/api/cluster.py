@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from raydeploy.api.context import ctx
-from raydeploy.api.security import ApiError
+from raydeploy.api.security import ApiError, shown
 from raydeploy.api.upstream import Answer
 from raydeploy.deploy.store import iso, now
 
@@ -74,11 +74,11 @@ def node(node: str):
     c = ctx()
     found, ans = c.upstream.ray_nodes()
     if found is None:
-        raise ApiError(404, f"no node {node!r}: Ray's dashboard gave no node list ({ans.error})")
+        raise ApiError(404, f"no node {shown(node)}: Ray's dashboard gave no node list ({ans.error})")
     for n in found:
         if node in (n["node_id"], n["node_ip"], n["node_name"]):
             return jsonify(n)
-    raise ApiError(404, f"no node {node!r} (match a node id, address or name from /api/v1/nodes)")
+    raise ApiError(404, f"no node {shown(node)} (match a node id, address or name from /api/v1/nodes)")
 
 
 @bp.get("/monitoring/prometheus")

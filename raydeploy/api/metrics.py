@@ -19,7 +19,8 @@ bp = Blueprint("metrics", __name__)
 RUN_STATUSES = ("succeeded", "previewed", "failed", "denied", "refused", "waiting-approval",
                 "interrupted")
 DECISIONS = {"approval_granted": "granted", "approval_denied": "denied", "approval_consumed": "consumed",
-             "approval_refused": "refused", "approval_expired": "expired", "approval_timeout": "timeout"}
+             "approval_refused": "refused", "approval_expired": "expired", "approval_timeout": "timeout",
+             "approval_decision_refused": "decision_refused"}
 
 
 class StateCollector(Collector):

@@ -33,6 +33,11 @@ from raydeploy.cli.deploy import resolve_inventory, resolve_state_dir
 @click.option("--max-body", default=64 * 1024, show_default=True,
               type=click.IntRange(1024, 16 * 1024 * 1024),
               help="Largest request body in bytes; larger ones get 413.")
+@click.option("--auth-max-failures", default=10, show_default=True, type=click.IntRange(1, 10000),
+              help="Failed token attempts from one client address within --auth-window that lock it out "
+                   "(429, even with the right token) for --auth-window seconds.")
+@click.option("--auth-window", default=60.0, show_default=True, type=click.FloatRange(1, 86400),
+              help="Seconds over which failed token attempts are counted, and how long a lock-out lasts.")
 @click.option("--approval-timeout", default=1800.0, show_default=True, type=float,
               help="How long runs started over REST wait at an approval gate.")
 @click.option("--upstream-cache-ttl", default=2.0, show_default=True, type=click.FloatRange(0, 300),
@@ -41,7 +46,8 @@ from raydeploy.cli.deploy import resolve_inventory, resolve_state_dir
               help="Worker threads of the WSGI server (waitress).")
 def api(host: str, port: int, inventory: Path | None, state_dir: Path | None, token_file: Path | None,
         cors_origins: tuple[str, ...], ray_dashboard: str | None, ray_token_file: Path | None,
-        prometheus: str | None, grafana: str | None, max_body: int, approval_timeout: float,
+        prometheus: str | None, grafana: str | None, max_body: int, auth_max_failures: int,
+        auth_window: float, approval_timeout: float,
         upstream_cache_ttl: float, threads: int) -> None:
     """Serve the REST API and the approval web page (seed 001's port 8000)."""
     import waitress
@@ -54,6 +60,7 @@ def api(host: str, port: int, inventory: Path | None, state_dir: Path | None, to
         "API_TOKEN_FILE": str(token_file) if token_file else None, "CORS_ORIGINS": list(cors_origins),
         "RAY_DASHBOARD_URL": ray_dashboard, "RAY_TOKEN_FILE": str(ray_token_file) if ray_token_file else None,
         "PROMETHEUS_URL": prometheus, "GRAFANA_URL": grafana, "MAX_CONTENT_LENGTH": max_body,
+        "AUTH_MAX_FAILURES": auth_max_failures, "AUTH_WINDOW": auth_window,
         "APPROVAL_TIMEOUT": approval_timeout, "UPSTREAM_CACHE_TTL": upstream_cache_ttl,
     })
     try:
