@@ -82,7 +82,8 @@ def start_checkpoint(name: str):
 @bp.get("/runs")
 def list_runs():
     limit = request.args.get("limit", "20")
-    if not limit.isdigit() or not 1 <= int(limit) <= 200:
+    # ASCII digits only: str.isdigit() is true for '²', which int() refuses (that was a 500)
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 200:
         raise ApiError(400, "limit must be an integer from 1 to 200", "limit")
     return jsonify({"runs": ctx().runs.list(int(limit))})
 

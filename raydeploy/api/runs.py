@@ -199,7 +199,7 @@ class RunManager:
 
 def _counter(path: Path) -> int:
     head = path.name.split("-", 1)[0]
-    return int(head) if head.isdigit() else 0
+    return int(head) if head.isascii() and head.isdigit() else 0
 
 
 def _recap(stats: dict[str, Any]) -> dict[str, dict[str, int]]:

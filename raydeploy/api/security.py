@@ -216,12 +216,19 @@ def _handle_http(exc: HTTPException):
     return resp
 
 
+def _handle_unexpected(exc: Exception):
+    # A bug is a JSON 500 that says nothing of the request or the traceback (which is logged).
+    log.exception("unhandled error in %s %r", request.method, request.path)
+    return _json_error(500, "internal error (logged by the API)")
+
+
 def install(app: Flask) -> None:
     app.extensions["raydeploy_auth"] = AuthLimiter(int(app.config["AUTH_MAX_FAILURES"]),
                                                    float(app.config["AUTH_WINDOW"]),
                                                    int(app.config["AUTH_MAX_CLIENTS"]))
     app.before_request(_check_request)
     app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(Exception, _handle_unexpected)
 
 
 # -- request bodies ------------------------------------------------------------------------------
