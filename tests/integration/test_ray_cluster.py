@@ -133,15 +133,17 @@ def test_rerun_takes_the_fast_path_and_still_repairs_drift(e2e_cluster, cold):
     before = e2e_cluster.alive()
     fast = run_playbook(e2e_cluster.inventory, "playbooks/04-ray-deployment.yml")
     assert fast.rc == 0, fast.output()
-    assert INSTALL_TASK not in fast.output()  # every node skipped its install and service tasks
+    assert INSTALL_TASK not in fast.stdout  # every node skipped its install and service tasks
     assert set(recap_changed(fast).values()) == {0}
 
     # A stopped worker is not "converged": only that host goes through every task again.
     worker = e2e_cluster.host(2)
-    e2e_cluster.ssh(worker, "systemctl stop ray-worker")
+    stop = e2e_cluster.ssh(worker, "systemctl stop ray-worker; systemctl is-active ray-worker")
+    assert stop.stdout.strip() == "inactive", (stop.returncode, stop.stdout, stop.stderr)
     repair = run_playbook(e2e_cluster.inventory, "playbooks/04-ray-deployment.yml", "-v")
     assert repair.rc == 0, repair.output()
-    assert f"{worker} converges fully: ray-worker.service is not active" in repair.output()
+    why = [line.strip() for line in repair.stdout.splitlines() if "converges fully" in line]
+    assert why == [f'"msg": "{worker} converges fully: ray-worker.service is not active"'], why
     assert [h for h, c in recap_changed(repair).items() if c] == [worker]
     after = e2e_cluster.alive()
     assert len(after) == len(before)
@@ -152,7 +154,7 @@ def test_rerun_takes_the_fast_path_and_still_repairs_drift(e2e_cluster, cold):
     # ray_fast_path=false checks every task, and still finds nothing to change.
     full = run_playbook(e2e_cluster.inventory, "playbooks/04-ray-deployment.yml", "-e", "ray_fast_path=false")
     assert full.rc == 0, full.output()
-    assert INSTALL_TASK in full.output()
+    assert INSTALL_TASK in full.stdout
     assert set(recap_changed(full).values()) == {0}
     assert e2e_cluster.alive() == after
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The deployment benchmarks in one command (issue 8): Ray's cluster launcher (`ray up`, local
+# provider) against checkpoint 04 on fresh sandbox hosts for N = 3 and 6, then how 01->04 grows
+# with 1, 3 and 6 hosts. Results: benchmarks/results/{launcher_vs_raydeploy,deploy_growth}.{json,md}.
+# Takes about 45 minutes on 2 cores; run it on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+raydeploy sandbox engine
+# `ray up` syncs files with rsync from the controller.
+command -v rsync >/dev/null || { apt-get update -qq && apt-get install -y -qq rsync; }
+python benchmarks/launcher_vs_raydeploy.py --hosts 3 --hosts 6 "$@"
+python benchmarks/deploy_growth.py --hosts 1 --hosts 3 --hosts 6
