@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from raydeploy import __version__
@@ -11,7 +9,7 @@ from raydeploy.cli.api import api
 from raydeploy.cli.deploy import approve, deny, deploy
 from raydeploy.cli.image import image
 from raydeploy.cli.sandbox import sandbox
-from raydeploy.errors import UserError
+from raydeploy.errors import run_click
 from raydeploy.validate.cli import validate
 
 
@@ -32,14 +30,4 @@ cli.add_command(validate)
 
 def main(command: click.Command = cli, prog_name: str | None = None) -> None:
     """Run a click command with the project's error habits: `error: ...` and exit 2."""
-    try:
-        command.main(standalone_mode=False, prog_name=prog_name)
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    run_click(command, prog_name)

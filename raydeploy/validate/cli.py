@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from raydeploy.errors import UserError
+from raydeploy.errors import UserError, run_click
 from raydeploy.validate.collect import Options
 from raydeploy.validate.metrics import DEFAULT_CPU_WEIGHT, DEFAULT_GPU_WEIGHT, DEFAULT_MAX_SCORE
 from raydeploy.validate.render import text
@@ -137,14 +137,5 @@ def validate(
 
 
 def main(prog_name: str | None = None) -> None:
-    try:
-        validate.main(standalone_mode=False, prog_name=prog_name)
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
+    # Exit 1 means "degraded" here, so click's own errors (bad flags) exit 2 like other bad input.
+    run_click(validate, prog_name, click_error_exit=2)
