@@ -153,9 +153,36 @@ def test_hostile_host_names_are_refused_on_the_controller(tmp_path, marker):
     assert not target.exists()
 
 
-def test_hostile_ansible_host_reaches_no_shell(tmp_path):
+@pytest.mark.parametrize("template", ["x;touch {0} $(touch {1}) `touch {2}`", "-oProxyCommand=touch {0}",
+                                      "a b", "-x"])
+def test_hostile_ansible_host_is_refused_before_any_connection(tmp_path, template):
     targets = [tmp_path / f"pwned-host-{i}" for i in range(3)]
-    address = f"x;touch {targets[0]} $(touch {targets[1]}) `touch {targets[2]}`"
+    address = template.format(*targets)
     proc = _marker_free_run(tmp_path, _inventory("h1", {"ansible_host": address}))
-    assert proc.returncode != 0 and "UNREACHABLE" in proc.stdout, proc.stdout[-3000:]
+    assert proc.returncode != 0
+    out = proc.stdout
+    assert "inventory: ansible_host " in out and "is not an address" in out, out[-3000:]
+    assert "h1" not in proc.stdout.split("PLAY RECAP")[-1], "a host was contacted"
     assert [t for t in targets if t.exists()] == []
+
+
+def test_plain_addresses_pass_the_inventory_check(tmp_path):
+    inv = _inventory("h1", {"ansible_host": "10.0.0.5"})
+    inv["all"]["children"]["ray_cluster"]["children"]["worker_nodes"]["hosts"] = {
+        "h2": {"ansible_host": "node-2.example.com"}, "h3": {"ansible_host": "fe80::1%eth0"}}
+    (tmp_path / "inv.yml").write_text(yaml.safe_dump(inv))
+    proc = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(tmp_path / "inv.yml"),
+         str(PROJECT / "playbooks/common/boilerplate.yml")],
+        capture_output=True, text=True, cwd=PROJECT, timeout=300, env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_validate_never_reads_an_address_as_an_ssh_option():
+    from raydeploy.validate.spec import HostSpec
+    from raydeploy.validate.ssh import ssh_argv
+
+    host = HostSpec(name="h1", address="-oProxyCommand=touch /tmp/pwned", ray_ip="10.0.0.5",
+                    monitoring_address="10.0.0.5", head=True, worker=False, monitoring=False)
+    argv = ssh_argv(host, "true")
+    assert argv[-3:] == ["--", "-oProxyCommand=touch /tmp/pwned", "true"]
