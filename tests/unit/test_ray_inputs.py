@@ -6,6 +6,7 @@ addresses runs nothing they contain."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -186,3 +187,30 @@ def test_validate_never_reads_an_address_as_an_ssh_option():
                     monitoring_address="10.0.0.5", head=True, worker=False, monitoring=False)
     argv = ssh_argv(host, "true")
     assert argv[-3:] == ["--", "-oProxyCommand=touch /tmp/pwned", "true"]
+
+
+COMMON_PREFLIGHT = """
+- hosts: localhost
+  gather_facts: false
+  vars_files: [{defaults}]
+  vars: {{ansible_os_family: Debian, ansible_distribution: Debian}}
+  tasks:
+    - ansible.builtin.include_role: {{name: common, tasks_from: preflight.yml}}
+"""
+
+
+@pytest.mark.parametrize(("values", "ok"), [
+    ({}, True), ({"common_ntp_servers": ["pool.ntp.org", "10.0.0.1", "fe80::1"]}, True),
+    ({"common_sysctl": {"net.ipv4.ip_local_port_range": "1024 65535"}}, True),
+    ({"common_ntp_servers": ["x\nconfdir /tmp"]}, False),
+    ({"common_ntp_servers": ["x;touch /tmp/pwned"]}, False),
+    ({"common_sysctl": {"kernel.core_pattern": "core\nkernel.core_pattern=|/tmp/x"}}, False)])
+def test_common_preflight_refuses_multi_line_settings(tmp_path, values, ok):
+    play = tmp_path / "common-preflight.yml"
+    play.write_text(COMMON_PREFLIGHT.format(defaults=PROJECT / "roles/common/defaults/main.yml"))
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(play),
+                           "-e", json.dumps(values)], capture_output=True, text=True, cwd=PROJECT,
+                          timeout=300, env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+    assert (proc.returncode == 0) is ok, proc.stdout[-3000:]
+    if not ok:
+        assert "common_sysctl values must be one line and common_ntp_servers host names" in proc.stdout
