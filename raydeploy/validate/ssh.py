@@ -77,7 +77,8 @@ def ssh_argv(host: HostSpec, remote: str) -> list[str]:
         argv += ["-p", str(host.ssh_port)]
     if host.ssh_user:
         argv += ["-l", host.ssh_user]
-    return [*argv, host.address, remote]
+    # "--": an address from the inventory is never read as an ssh option (-oProxyCommand=...).
+    return [*argv, "--", host.address, remote]
 
 
 def remote_command(host: HostSpec) -> str:

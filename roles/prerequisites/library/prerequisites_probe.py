@@ -2,7 +2,7 @@
 """Checkpoint 01's read-only probe of a host, in one module call.
 
 Everything the checks need from the host itself: what already listens on this host's Ray ports
-(process and uid), which peers answer on theirs, free disk, the clock's sync state, the Ray
+(process and uid), which peers answer on theirs, free disk on every path Ray writes to, the clock's sync state, the Ray
 account's uid and the Ray version installed, if any. One pipelined call per host instead of a
 command each, so a re-run of checkpoint 01 costs one round trip per host.
 
@@ -20,7 +20,13 @@ options:
   listen: {description: Ports this host's Ray nodes will listen on., type: list, elements: int, default: []}
   peers: {description: "Other nodes: {host: {ip, ports}}.", type: dict, default: {}}
   timeout: {description: Seconds per peer connection., type: float, default: 3}
-  disk_path: {description: Path whose file system's free space is reported., type: path, default: /}
+  disk_paths:
+    description: >-
+      Paths whose file systems' free space is reported; a path that does not exist yet is measured
+      at its nearest existing parent, where it will be created.
+    type: list
+    elements: path
+    default: [/]
   check_time_sync: {description: Read timedatectl's NTPSynchronized., type: bool, default: true}
   ray_user: {description: The Ray account whose uid is reported., type: str, default: ray}
   ray_venv_dir: {description: Where Ray's virtualenv is., type: path, default: /opt/ray/venv}
@@ -78,13 +84,26 @@ def _installed_ray(venv: str) -> str | None:
     return None
 
 
+def _disk(path: str) -> dict:
+    """Free space for `path`, measured at its nearest existing directory, and its mount point."""
+    measured = os.path.abspath(path)
+    while not os.path.exists(measured) and measured != "/":
+        measured = os.path.dirname(measured)
+    stat = os.statvfs(measured)
+    mount, dev = measured, os.stat(measured).st_dev
+    while mount != "/" and os.stat(os.path.dirname(mount)).st_dev == dev:
+        mount = os.path.dirname(mount)
+    return {"path": path, "measured": measured, "mount": mount,
+            "free_bytes": stat.f_bavail * stat.f_frsize, "size_bytes": stat.f_blocks * stat.f_frsize}
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "listen": {"type": "list", "elements": "int", "default": []},
             "peers": {"type": "dict", "default": {}},
             "timeout": {"type": "float", "default": 3},
-            "disk_path": {"type": "path", "default": "/"},
+            "disk_paths": {"type": "list", "elements": "path", "default": ["/"]},
             "check_time_sync": {"type": "bool", "default": True},
             "ray_user": {"type": "str", "default": "ray"},
             "ray_venv_dir": {"type": "path", "default": "/opt/ray/venv"},
@@ -96,7 +115,6 @@ def main() -> None:
                for host, peer in sorted(p["peers"].items()) for port in peer["ports"]]
     with ThreadPoolExecutor(max_workers=32) as pool:
         peers = list(pool.map(lambda t: _connect(t, p["timeout"]), targets))
-    disk = os.statvfs(p["disk_path"])
     ntp = None
     if p["check_time_sync"]:
         rc, out, _ = module.run_command(["timedatectl", "show", "--property=NTPSynchronized", "--value"])
@@ -109,7 +127,7 @@ def main() -> None:
         changed=False,
         listeners=_listeners(module, set(p["listen"])),
         peers=peers,
-        disk_free_bytes=disk.f_bavail * disk.f_frsize,
+        disks=[_disk(path) for path in p["disk_paths"]],
         ntp_synchronized=ntp,
         ray_uid=uid,
         installed_ray=_installed_ray(p["ray_venv_dir"]),
