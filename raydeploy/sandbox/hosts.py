@@ -34,6 +34,9 @@ LABEL = "io.raydeploy.sandbox"
 INDEX_LABEL = "io.raydeploy.index"
 SHM_SIZE = "2g"
 _BOOT_TIMEOUT_S = 180
+# How long a restarting host gets to shut down cleanly (a Ray head takes ~35 s here; Docker's
+# default 10 s would cut its power instead).
+_STOP_TIMEOUT_S = 90
 
 
 @dataclass
@@ -231,6 +234,32 @@ class Sandbox:
             f"{record.name} ({record.address}) is '{state}' after {_BOOT_TIMEOUT_S} s, not "
             f"'running' over SSH; see 'docker exec raydeploy-{record.name} systemctl --failed'"
         )
+
+    # -- restart: the sandbox's reboot ---------------------------------------------------------
+    def restart(self, index: int, stop_timeout: int = _STOP_TIMEOUT_S) -> HostStatus:
+        """Reboot one host: systemd shuts down (its units stop as on a server's reboot; the
+        container is killed only after stop_timeout s), /run starts empty, and the host comes
+        back with the units enabled at boot. Returns once systemd is running over SSH again.
+
+        A reboot keeps a host's address, and so must this: the inventory and every Ray unit name
+        it. Raises if Docker gave the host another one.
+        """
+        container = self._containers().get(index)
+        if container is None:
+            raise UserError(f"sandbox '{self.name}' has no host {index}; "
+                            f"see 'raydeploy sandbox status --name {self.name}'")
+        before = self._address(container)
+        container.restart(timeout=stop_timeout)
+        container.reload()
+        after = self._address(container)
+        record = HostRecord(self.hostname(index), after)
+        if after != before:
+            raise UserError(f"{record.name} came back at {after}, not {before}; run "
+                            f"'raydeploy sandbox up --name {self.name}' to rewrite the inventory")
+        return HostStatus(record.name, container.name, after, "running", self._wait_running(record))
+
+    def _address(self, container: Container) -> str:
+        return container.attrs["NetworkSettings"]["Networks"][self.network_name]["IPAddress"]
 
     # -- status / down -------------------------------------------------------------------------
     def status(self) -> list[HostStatus]:
