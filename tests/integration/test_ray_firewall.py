@@ -69,9 +69,11 @@ def fw(tmp_path_factory):
 
 def head_api_alive(cluster: SandboxCluster) -> int:
     """ALIVE nodes as the head sees them (the controller is not allowed to ask yet)."""
+    script = ("import sys, urllib.request; r = urllib.request.Request(sys.argv[1], "
+              "headers={'Authorization': 'Bearer ' + open('/etc/ray/auth_token').read().strip()}); "
+              "print(urllib.request.urlopen(r, timeout=10).read().decode())")
     out = cluster.ssh(f"{NAME}-1", (
-        f"curl -sf -H \"Authorization: Bearer $(cat /etc/ray/auth_token)\" "
-        f"'http://{cluster.head}:8265/api/v0/nodes?limit=100'")).stdout
+        f"/opt/ray/venv/bin/python -c \"{script}\" 'http://{cluster.head}:8265/api/v0/nodes?limit=100'")).stdout
     return len(re.findall(r'"state":\s*"ALIVE"', out))
 
 
