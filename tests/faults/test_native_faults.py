@@ -262,20 +262,23 @@ def test_ssh_drop_mid_install_fails_cleanly_and_a_rerun_converges(healthy, fault
                                                                     tmp_path):
     host = healthy.host(3)
     container = Sandbox(NAME).container_name(3)
-    # The worker is re-provisioned: no Ray on it, so checkpoint 04 installs Ray there (pip, the
-    # longest task), and the SSH connection is cut while pip runs.
+    # The worker is re-provisioned: no Ray on it, so checkpoint 04 installs Ray there (uv, the
+    # longest task), and the SSH connection is cut while uv runs. 04 normally runs the install
+    # detached (async), where a dropped connection does not touch it; here it runs in the
+    # foreground, as outside 04, so the drop lands in the middle of a task.
     gone = healthy.ssh(host, "systemctl stop ray-worker && rm -rf /opt/ray/venv && echo gone")
     assert "gone" in gone.stdout, gone.stderr
     log = tmp_path / "04.log"
     with log.open("w") as out:
         run = subprocess.Popen(
             [str(BIN / "ansible-playbook"), "-i", str(healthy.inventory),
-             str(PROJECT / "playbooks/04-ray-deployment.yml"), "-e", "ray_wait_timeout_s=45"],
+             str(PROJECT / "playbooks/04-ray-deployment.yml"), "-e", "ray_wait_timeout_s=45",
+             "-e", "_ray_common_install_async=false"],
             stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
             env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
         try:
             wait_for("the install task", lambda: INSTALL in log.read_text(), 600, 1)
-            wait_for(f"pip running on {host}", lambda: subprocess.run(
+            wait_for(f"uv running on {host}", lambda: subprocess.run(
                 ["docker", "exec", container, "pgrep", "-f", "pip.*install"],
                 capture_output=True).returncode == 0, 120, 0.5)
             time.sleep(2)
@@ -296,8 +299,8 @@ def test_ssh_drop_mid_install_fails_cleanly_and_a_rerun_converges(healthy, fault
     assert rc != 0, output[-3000:]
     assert unreachable and all(f"[{host}]" in line for line in unreachable), unreachable
     assert recap and int(recap.group(1)) == 1, output[-3000:]
-    # pip may still finish on the host on its own; give it a bounded while, then re-run.
-    wait_for(f"pip gone on {host}", lambda: subprocess.run(
+    # uv may still finish on the host on its own; give it a bounded while, then re-run.
+    wait_for(f"uv gone on {host}", lambda: subprocess.run(
         ["docker", "exec", container, "pgrep", "-f", "pip.*install"],
         capture_output=True).returncode != 0, 300, 1)
 
@@ -310,12 +313,12 @@ def test_ssh_drop_mid_install_fails_cleanly_and_a_rerun_converges(healthy, fault
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = job_result(proc)
     observed = (f"run exit {rc}, {len(unreachable)} UNREACHABLE line(s), all [{host}] (\"" +
-                unreachable[0].split("=>")[0].strip()[:80] + f"\"); pip "
+                unreachable[0].split("=>")[0].strip()[:80] + f"\"); uv "
                 f"{'still running' if pip_after else 'gone'} on the host after the run, Ray "
                 f"{'importable' if importable == 'yes' else 'not importable'} from the venv; "
                 f"re-run exit 0 in {rerun_s:.0f} s, {len(alive)}/3 ALIVE, a job ran on "
                 f"{len(result['distribution'])} hosts")
-    fault_log.record(request, "SSH connection dropped while 04 installs Ray on a worker (pip)",
+    fault_log.record(request, "SSH connection dropped while 04 installs Ray on a worker (uv)",
                      "the run fails naming the host (unreachable); a re-run converges", observed,
                      rerun_s)
     assert sorted(alive) == sorted(healthy.hosts().values())
