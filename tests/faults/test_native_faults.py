@@ -265,7 +265,8 @@ def test_ssh_drop_mid_install_fails_cleanly_and_a_rerun_converges(healthy, fault
     # The worker is re-provisioned: no Ray on it, so checkpoint 04 installs Ray there (uv, the
     # longest task), and the SSH connection is cut while uv runs. 04 normally runs the install
     # detached (async), where a dropped connection does not touch it; here it runs in the
-    # foreground, as outside 04, so the drop lands in the middle of a task.
+    # foreground, as outside 04, so the drop lands in the middle of a task; and with uv on the
+    # host itself, not from the controller's cache of built venvs (ray_venv_artifact).
     gone = healthy.ssh(host, "systemctl stop ray-worker && rm -rf /opt/ray/venv && echo gone")
     assert "gone" in gone.stdout, gone.stderr
     log = tmp_path / "04.log"
@@ -273,7 +274,7 @@ def test_ssh_drop_mid_install_fails_cleanly_and_a_rerun_converges(healthy, fault
         run = subprocess.Popen(
             [str(BIN / "ansible-playbook"), "-i", str(healthy.inventory),
              str(PROJECT / "playbooks/04-ray-deployment.yml"), "-e", "ray_wait_timeout_s=45",
-             "-e", "_ray_common_install_async=false"],
+             "-e", "_ray_common_install_async=false", "-e", "ray_venv_artifact=false"],
             stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
             env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
         try:

@@ -1,0 +1,83 @@
+"""Ray's virtualenv built once per platform and unpacked on the other hosts (ray_venv_artifact).
+
+On fresh sandbox hosts checkpoint 04 installs Ray with uv on one host only, keeps the packed
+venv in the controller's cache and unpacks it on the rest; a later cluster unpacks the cached
+one everywhere; and when the building host fails, the others install Ray themselves instead of
+failing with it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.conftest import make_cluster, run_cli, run_playbook
+
+pytestmark = pytest.mark.sandbox
+NAME = "vart"
+DEPLOY = "playbooks/04-ray-deployment.yml"
+RAY_VERSION = "python -c 'import ray; print(ray.__version__)'"
+
+
+@pytest.fixture(scope="module")
+def fresh():
+    """Returns a function that gives two bare hosts, recreating them on every call."""
+    def hosts():
+        run_cli("sandbox", "down", "--name", NAME, check=True)
+        return make_cluster(NAME, 2)
+    yield hosts
+    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
+        run_cli("sandbox", "down", "--name", NAME)
+
+
+def ray_version(cluster, host: str) -> str:
+    return cluster.ssh(host, f"/opt/ray/venv/bin/{RAY_VERSION}").stdout.strip()
+
+
+def installed_with_uv(cluster, host: str) -> bool:
+    return cluster.ssh(host, "test -x /opt/ray/uv && echo uv").stdout.strip() == "uv"
+
+
+def test_builder_failure_leaves_the_other_hosts_installing(fresh, tmp_path):
+    cluster = fresh()
+    builder, other = cluster.host(1), cluster.host(2)
+    # The builder cannot write its packed venv: its install job fails after uv is done.
+    block = cluster.ssh(builder, "mkdir -p /opt/ray/venv.tar.gz.part && echo blocked")
+    assert block.stdout.strip() == "blocked", block.stderr
+    run = run_playbook(cluster.inventory, DEPLOY, "-e", f"ray_venv_artifact_controller_dir={tmp_path}",
+                       "-e", "ray_wait_timeout_s=30")
+    assert run.rc != 0, run.output()
+    assert run.recap[builder]["failed"] == 1, run.recap
+    assert f"{other} unpacks Ray's virtualenv after {builder} builds it" in run.stdout
+    assert f"{other} installs Ray with uv itself" in run.stdout, run.output()
+    assert ray_version(cluster, other) == "2.60.0"
+    assert list(tmp_path.iterdir()) == []  # nothing half-made in the cache
+
+
+def test_fresh_cluster_builds_the_venv_once(fresh, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("venvs")
+    cluster = fresh()
+    builder, other = cluster.host(1), cluster.host(2)
+    run = run_playbook(cluster.inventory, DEPLOY, "-e", f"ray_venv_artifact_controller_dir={cache}")
+    assert run.rc == 0, run.output()
+    assert f"{other} unpacks Ray's virtualenv after {builder} builds it" in run.stdout
+    packed = [p.name for p in cache.iterdir()]
+    assert len(packed) == 1 and packed[0].startswith("ray-2.60.0-debian12-"), packed
+    assert packed[0].endswith(".tar.gz")
+    assert installed_with_uv(cluster, builder) and not installed_with_uv(cluster, other)
+    for host in (builder, other):
+        assert ray_version(cluster, host) == "2.60.0"
+        left = cluster.ssh(host, "ls -d /opt/ray/venv.tar.gz* /opt/ray/venv.part 2>/dev/null; true")
+        assert left.stdout.strip() == "", (host, left.stdout)
+    assert len(cluster.alive()) == 2
+
+    # A new cluster of the same platform unpacks the cached venv on every host.
+    cluster = fresh()
+    again = run_playbook(cluster.inventory, DEPLOY, "-e", f"ray_venv_artifact_controller_dir={cache}")
+    assert again.rc == 0, again.output()
+    assert "builds it" not in again.stdout
+    assert [p.name for p in cache.iterdir()] == packed
+    for host in (cluster.host(1), cluster.host(2)):
+        assert not installed_with_uv(cluster, host)
+        assert ray_version(cluster, host) == "2.60.0"
+    assert len(cluster.alive()) == 2
