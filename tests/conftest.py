@@ -42,6 +42,8 @@ def raydeploy_home() -> Path:
 # -- sandbox clusters shared by the end-to-end tests ------------------------------------------
 import json  # noqa: E402
 import re  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 import yaml  # noqa: E402
@@ -146,14 +148,37 @@ def make_cluster(name: str, hosts: int) -> SandboxCluster:
     return SandboxCluster(name, inventory)
 
 
+def keep_sandbox() -> bool:
+    """RAYDEPLOY_KEEP_SANDBOX set: leave sandbox hosts up after the tests, to look at them."""
+    return bool(os.environ.get("RAYDEPLOY_KEEP_SANDBOX"))
+
+
+@contextmanager
+def kept_sandbox(name: str, hosts: int, *, fresh: bool = False,
+                 down_on_error: bool = True) -> Iterator[SandboxCluster]:
+    """Sandbox hosts for a fixture: `with kept_sandbox(...) as cluster: ...; yield cluster`.
+
+    Leaving the block runs `raydeploy sandbox down` unless keep_sandbox(). fresh takes down an
+    earlier sandbox of the name first. down_on_error=False leaves the hosts up when the block
+    raises (a fixture's own setup failing), for fixtures that always did.
+    """
+    if fresh:
+        run_cli("sandbox", "down", "--name", name)
+    cluster = make_cluster(name, hosts)
+    ok = False
+    try:
+        yield cluster
+        ok = True
+    finally:
+        if (ok or down_on_error) and not keep_sandbox():
+            run_cli("sandbox", "down", "--name", name)
+
+
 @pytest.fixture(scope="session")
 def e2e_cluster():
     """Three bare sandbox hosts shared by every end-to-end test of the session.
 
     RAYDEPLOY_E2E_NAME renames it, so two test sessions on one machine do not share hosts.
     """
-    name = os.environ.get("RAYDEPLOY_E2E_NAME", "e2e")
-    cluster = make_cluster(name, 3)
-    yield cluster
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", name)
+    with kept_sandbox(os.environ.get("RAYDEPLOY_E2E_NAME", "e2e"), 3) as cluster:
+        yield cluster

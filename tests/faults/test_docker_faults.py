@@ -12,13 +12,12 @@ Three ways a worker container dies, on the host's own dockerd (reached over SSH)
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 import yaml
 
-from tests.conftest import SandboxCluster, make_cluster, run_cli, run_playbook
+from tests.conftest import SandboxCluster, kept_sandbox, run_cli, run_playbook
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.faults]
 NAME = "dkf"
@@ -31,8 +30,8 @@ OBSERVE_S = 150  # how long a test keeps watching past the target, to report wha
 
 @pytest.fixture(scope="module")
 def dkf():
-    cluster = make_cluster(NAME, 2)
-    try:
+    # A failed image build or deploy takes the hosts down too (kept_sandbox's default).
+    with kept_sandbox(NAME, 2) as cluster:
         tag, archive = run_cli("image", "build-ray", check=True, timeout=1800).stdout.split()
         inv = cluster.load()
         inv["all"]["vars"].update(ray_install_mode="docker", ray_docker_image_source="archive",
@@ -43,9 +42,6 @@ def dkf():
             run = run_playbook(path, f"playbooks/{playbook}.yml", *CONFIRM, timeout=1800)
             assert run.rc == 0, f"{playbook}:\n{run.output()}"
         yield cluster, path
-    finally:
-        if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-            run_cli("sandbox", "down", "--name", NAME)
 
 
 def state(cluster: SandboxCluster) -> dict:
