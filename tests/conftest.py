@@ -129,13 +129,13 @@ class SandboxCluster:
         """node_ip -> node_id of ALIVE nodes."""
         return {n["node_ip"]: n["node_id"] for n in self.nodes() if n["state"] == "ALIVE"}
 
-    def submit(self, *entrypoint: str, token: bool = True, wait: bool = True,
-               timeout: int = 300) -> subprocess.CompletedProcess:
+    def submit(self, *entrypoint: str, token: bool = True, wait: bool = True, timeout: int = 300,
+               working_dir: Path = PROJECT / "examples") -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
         if token:
             env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token_file))
         args = [str(BIN / "ray"), "job", "submit", "--address", self.dashboard(),
-                "--working-dir", str(PROJECT / "examples")]
+                "--working-dir", str(working_dir)]
         if not wait:
             args.append("--no-wait")
         return subprocess.run([*args, "--", *entrypoint], capture_output=True, text=True,
