@@ -7,12 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 raydeploy sandbox engine
-set +e
-pytest -m faults tests/faults "$@"
-code=$?
-set -e
-if [ "$code" -eq 5 ]; then
-  echo "pytest collected no fault tests: that is a failure, not a pass" >&2
-  exit 1
-fi
-exit "$code"
+exec bash scripts/pytest-strict.sh "fault tests" -m faults tests/faults "$@"

@@ -8,13 +8,4 @@ raydeploy sandbox engine
 echo "== ruff";         ruff check .
 echo "== yamllint";     yamllint -s .
 echo "== ansible-lint"; ansible-lint --profile production -q
-echo "== pytest"
-set +e
-pytest "$@"
-code=$?
-set -e
-if [ "$code" -eq 5 ]; then
-  echo "pytest collected no tests: that is a failure, not a pass" >&2
-  exit 1
-fi
-exit "$code"
+echo "== pytest";       exec bash scripts/pytest-strict.sh tests "$@"

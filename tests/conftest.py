@@ -42,6 +42,8 @@ def raydeploy_home() -> Path:
 # -- sandbox clusters shared by the end-to-end tests ------------------------------------------
 import json  # noqa: E402
 import re  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 import yaml  # noqa: E402
@@ -127,13 +129,13 @@ class SandboxCluster:
         """node_ip -> node_id of ALIVE nodes."""
         return {n["node_ip"]: n["node_id"] for n in self.nodes() if n["state"] == "ALIVE"}
 
-    def submit(self, *entrypoint: str, token: bool = True, wait: bool = True,
-               timeout: int = 300) -> subprocess.CompletedProcess:
+    def submit(self, *entrypoint: str, token: bool = True, wait: bool = True, timeout: int = 300,
+               working_dir: Path = PROJECT / "examples") -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
         if token:
             env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token_file))
         args = [str(BIN / "ray"), "job", "submit", "--address", self.dashboard(),
-                "--working-dir", str(PROJECT / "examples")]
+                "--working-dir", str(working_dir)]
         if not wait:
             args.append("--no-wait")
         return subprocess.run([*args, "--", *entrypoint], capture_output=True, text=True,
@@ -146,14 +148,37 @@ def make_cluster(name: str, hosts: int) -> SandboxCluster:
     return SandboxCluster(name, inventory)
 
 
+def keep_sandbox() -> bool:
+    """RAYDEPLOY_KEEP_SANDBOX set: leave sandbox hosts up after the tests, to look at them."""
+    return bool(os.environ.get("RAYDEPLOY_KEEP_SANDBOX"))
+
+
+@contextmanager
+def kept_sandbox(name: str, hosts: int, *, fresh: bool = False,
+                 down_on_error: bool = True) -> Iterator[SandboxCluster]:
+    """Sandbox hosts for a fixture: `with kept_sandbox(...) as cluster: ...; yield cluster`.
+
+    Leaving the block runs `raydeploy sandbox down` unless keep_sandbox(). fresh takes down an
+    earlier sandbox of the name first. down_on_error=False leaves the hosts up when the block
+    raises (a fixture's own setup failing), for fixtures that always did.
+    """
+    if fresh:
+        run_cli("sandbox", "down", "--name", name)
+    cluster = make_cluster(name, hosts)
+    ok = False
+    try:
+        yield cluster
+        ok = True
+    finally:
+        if (ok or down_on_error) and not keep_sandbox():
+            run_cli("sandbox", "down", "--name", name)
+
+
 @pytest.fixture(scope="session")
 def e2e_cluster():
     """Three bare sandbox hosts shared by every end-to-end test of the session.
 
     RAYDEPLOY_E2E_NAME renames it, so two test sessions on one machine do not share hosts.
     """
-    name = os.environ.get("RAYDEPLOY_E2E_NAME", "e2e")
-    cluster = make_cluster(name, 3)
-    yield cluster
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", name)
+    with kept_sandbox(os.environ.get("RAYDEPLOY_E2E_NAME", "e2e"), 3) as cluster:
+        yield cluster

@@ -12,13 +12,12 @@ Three ways a worker container dies, on the host's own dockerd (reached over SSH)
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 import yaml
 
-from tests.conftest import SandboxCluster, make_cluster, run_cli, run_playbook
+from tests.conftest import SandboxCluster, kept_sandbox, run_cli, run_playbook
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.faults]
 NAME = "dkf"
@@ -31,8 +30,8 @@ OBSERVE_S = 150  # how long a test keeps watching past the target, to report wha
 
 @pytest.fixture(scope="module")
 def dkf():
-    cluster = make_cluster(NAME, 2)
-    try:
+    # A failed image build or deploy takes the hosts down too (kept_sandbox's default).
+    with kept_sandbox(NAME, 2) as cluster:
         tag, archive = run_cli("image", "build-ray", check=True, timeout=1800).stdout.split()
         inv = cluster.load()
         inv["all"]["vars"].update(ray_install_mode="docker", ray_docker_image_source="archive",
@@ -43,9 +42,6 @@ def dkf():
             run = run_playbook(path, f"playbooks/{playbook}.yml", *CONFIRM, timeout=1800)
             assert run.rc == 0, f"{playbook}:\n{run.output()}"
         yield cluster, path
-    finally:
-        if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-            run_cli("sandbox", "down", "--name", NAME)
 
 
 def state(cluster: SandboxCluster) -> dict:
@@ -77,22 +73,33 @@ def healthy(cluster: SandboxCluster) -> str:
     return node
 
 
-def test_crashed_worker_container_comes_back(dkf, fault_log, request):
-    cluster, _ = dkf
+def kill_and_expect_restart(cluster: SandboxCluster, fault_log, request, kill_command: str,
+                            fault: str, restarted: str) -> None:
+    """Run kill_command on the worker host, then record and assert what the restart policy did:
+    the container restarted and a new node ALIVE within BACK_WITHIN_S (watched to OBSERVE_S).
+    `fault` and `restarted` word the fault table's row."""
     old = healthy(cluster)
     before = state(cluster)
-    kill = cluster.ssh(WORKER, f"kill -9 $(docker inspect -f '{{{{.State.Pid}}}}' {CONTAINER})")
+    kill = cluster.ssh(WORKER, kill_command)
     assert kill.returncode == 0, kill.stderr
     started = time.monotonic()
     took = wait_for_new_node(cluster, old, started, OBSERVE_S)
     after = state(cluster)
-    observed = (f"restart policy restarted it (restarts {before['RestartCount']}→{after['RestartCount']}); "
+    observed = (f"{restarted} (restarts {before['RestartCount']}→{after['RestartCount']}); "
                 + (f"new node ALIVE after {took:.1f} s" if took else f"no new node within {OBSERVE_S} s"))
-    fault_log.record(request, "docker mode: worker container's main process (ray start) killed "
-                     "with SIGKILL on the host", f"container restarted, node ALIVE within {BACK_WITHIN_S} s",
+    fault_log.record(request, fault, f"container restarted, node ALIVE within {BACK_WITHIN_S} s",
                      observed, took)
     assert after["RestartCount"] > before["RestartCount"], after
     assert took is not None and took <= BACK_WITHIN_S, observed
+
+
+def test_crashed_worker_container_comes_back(dkf, fault_log, request):
+    cluster, _ = dkf
+    kill_and_expect_restart(
+        cluster, fault_log, request,
+        f"kill -9 $(docker inspect -f '{{{{.State.Pid}}}}' {CONTAINER})",
+        "docker mode: worker container's main process (ray start) killed with SIGKILL on the host",
+        "restart policy restarted it")
 
 
 # SIGTERM is the case `ray start --block` alone takes for a graceful exit and blocks on; the
@@ -100,21 +107,11 @@ def test_crashed_worker_container_comes_back(dkf, fault_log, request):
 @pytest.mark.parametrize("signal", ["KILL", "TERM"])
 def test_raylet_killed_inside_worker_container_comes_back(dkf, fault_log, request, signal):
     cluster, _ = dkf
-    old = healthy(cluster)
-    before = state(cluster)
     # From the host, which sees the container's processes (one container on this host).
-    kill = cluster.ssh(WORKER, f"pkill -{signal} -x raylet")
-    assert kill.returncode == 0, kill.stderr
-    started = time.monotonic()
-    took = wait_for_new_node(cluster, old, started, OBSERVE_S)
-    after = state(cluster)
-    observed = (f"ray start exited and the restart policy restarted the container "
-                f"(restarts {before['RestartCount']}→{after['RestartCount']}); "
-                + (f"new node ALIVE after {took:.1f} s" if took else f"no new node within {OBSERVE_S} s"))
-    fault_log.record(request, f"docker mode: raylet killed (SIG{signal}) inside a worker container",
-                     f"container restarted, node ALIVE within {BACK_WITHIN_S} s", observed, took)
-    assert after["RestartCount"] > before["RestartCount"], after
-    assert took is not None and took <= BACK_WITHIN_S, observed
+    kill_and_expect_restart(
+        cluster, fault_log, request, f"pkill -{signal} -x raylet",
+        f"docker mode: raylet killed (SIG{signal}) inside a worker container",
+        "ray start exited and the restart policy restarted the container")
 
 
 def test_docker_kill_is_an_operator_stop_and_checkpoint_04_restarts_it(dkf, fault_log, request):

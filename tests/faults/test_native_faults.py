@@ -28,7 +28,7 @@ from typing import TypeVar
 import pytest
 
 from raydeploy.sandbox.hosts import Sandbox
-from tests.conftest import BIN, PROJECT, make_cluster, run_cli, run_playbook
+from tests.conftest import BIN, PROJECT, kept_sandbox, run_playbook
 from tests.integration.test_ray_cluster import job_result, submission_id, wait_job
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.faults]
@@ -100,10 +100,8 @@ def changed(run) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def cluster():
-    cluster = make_cluster(NAME, 3)
-    yield cluster
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", NAME)
+    with kept_sandbox(NAME, 3) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

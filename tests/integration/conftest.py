@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.conftest import make_cluster, run_cli
+from tests.conftest import kept_sandbox
 
 
 @pytest.fixture(scope="session")
 def inj_cluster():
     """Two bare sandbox hosts (`inj`) shared by the disk-refusal and hostile-input tests."""
-    cluster = make_cluster("inj", 2)
-    yield cluster
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", "inj")
+    with kept_sandbox("inj", 2) as cluster:
+        yield cluster

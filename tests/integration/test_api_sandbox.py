@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.api_support import approve_in_page, browser, png_summary, start_api, wait_for
-from tests.conftest import BIN, PROJECT, make_cluster, run_cli
+from tests.conftest import BIN, PROJECT, kept_sandbox
 
 pytestmark = pytest.mark.sandbox
 DEPLOY_MASTER = PROJECT / "modular-deployment" / "deploy-master.py"
@@ -26,11 +26,8 @@ RUN_TIMEOUT = 1800
 
 @pytest.fixture(scope="module")
 def cluster():
-    name = os.environ.get("RAYDEPLOY_API_SANDBOX", "api")
-    c = make_cluster(name, 2)
-    yield c
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", name)
+    with kept_sandbox(os.environ.get("RAYDEPLOY_API_SANDBOX", "api"), 2) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")

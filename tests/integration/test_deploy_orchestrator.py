@@ -22,7 +22,7 @@ import pexpect
 import pytest
 
 from raydeploy.deploy import RESULT_SCHEMA
-from tests.conftest import BIN, PROJECT, make_cluster, run_cli
+from tests.conftest import BIN, PROJECT, keep_sandbox, kept_sandbox, run_cli
 
 pytestmark = pytest.mark.sandbox
 DEPLOY_MASTER = PROJECT / "modular-deployment" / "deploy-master.py"
@@ -76,27 +76,17 @@ def alive_everywhere(cluster) -> bool:
     return sorted(cluster.alive()) == sorted(cluster.hosts().values())
 
 
-def fresh_cluster(name: str):
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", name)
-    return make_cluster(name, 3)
-
-
 @pytest.fixture(scope="module")
 def orch():
-    cluster = fresh_cluster("orch")
-    yield cluster
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", "orch")
+    # New hosts, unless RAYDEPLOY_KEEP_SANDBOX asks to reuse the ones kept from an earlier run.
+    with kept_sandbox("orch", 3, fresh=not keep_sandbox()) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
 def orch2():
-    run_cli("sandbox", "down", "--name", "orch2")  # always bare: the test deploys from nothing
-    cluster = make_cluster("orch2", 3)
-    yield cluster
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", "orch2")
+    with kept_sandbox("orch2", 3, fresh=True) as cluster:  # always bare: the test deploys from nothing
+        yield cluster
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,13 @@ but no Grafana binary runs, and native sandbox hosts have no Docker, so no cAdvi
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from tests.conftest import make_cluster, run_cli, run_playbook
+from tests.conftest import kept_sandbox, run_cli, run_playbook
 from tests.unit.test_monitoring_render import assert_datasource_references
 
 pytestmark = pytest.mark.sandbox
@@ -88,10 +87,8 @@ def deploy(cluster, playbooks, *extra):
 
 @pytest.fixture(scope="module")
 def cluster():
-    cluster = make_cluster(NAME, 3)
-    yield cluster
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", NAME)
+    with kept_sandbox(NAME, 3) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

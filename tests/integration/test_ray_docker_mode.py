@@ -4,31 +4,20 @@ package whose wheel is downloaded on the controller and pushed (the hosts reach 
 index), two limited worker containers on one host (seed 004's multi-worker hosts)."""
 
 import json
-import os
-import subprocess
 
 import pytest
 import yaml
 
-from tests.conftest import BIN, make_cluster, run_cli, run_playbook
+from tests.conftest import make_cluster, run_cli, run_playbook
+from tests.every_node import run_on_every_node
 
 pytestmark = pytest.mark.sandbox
 CONFIRM = ("-e", "raydeploy_cleanup_confirmed=true")
 EXTRA = "tabulate==0.9.0"  # not in the Ray image: only the derived image has it
-IMPORT_ON_EVERY_NODE = """
-import json, ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-@ray.remote(num_cpus=0)
-def where():
-    import tabulate
-    return ray.get_runtime_context().get_node_id(), tabulate.__version__
-
-ray.init()
-nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
-found = ray.get([where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
-                 for n in nodes])
-print("IMPORTED " + json.dumps(dict(found)))
+# run_on_every_node body: the extra package imports in every worker container (derived image).
+IMPORT_EXTRA = """
+import tabulate
+return tabulate.__version__
 """
 
 
@@ -85,15 +74,7 @@ def test_job_runs_in_the_containers(docker_cluster):
 
 def test_job_imports_the_extra_package_in_every_container(docker_cluster, tmp_path):
     cluster, _ = docker_cluster
-    (tmp_path / "import_extra.py").write_text(IMPORT_ON_EVERY_NODE)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")},
-           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(cluster.token_file)}
-    proc = subprocess.run([str(BIN / "ray"), "job", "submit", "--address", cluster.dashboard(),
-                           "--working-dir", str(tmp_path), "--", "python", "import_extra.py"],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("IMPORTED "))
-    imported = json.loads(line.removeprefix("IMPORTED "))
+    imported = run_on_every_node(cluster, tmp_path, IMPORT_EXTRA)
     worker_nodes = {n["node_id"] for n in cluster.nodes()
                     if n["state"] == "ALIVE" and n["node_ip"] == cluster.hosts()["dock-2"]}
     assert len(worker_nodes) == 2 and worker_nodes <= set(imported), imported

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import BIN, run_playbook
+from tests.conftest import run_playbook
+from tests.every_node import run_on_every_node
 
 pytestmark = pytest.mark.sandbox
 CONFIRM = ("-e", "raydeploy_cleanup_confirmed=true")
@@ -37,20 +36,10 @@ REFUSED_WORKER = {
     "ray_pip_extra_packages": ["x; touch /tmp/pwned13"],
     "ray_resources": {'q"': 1},
 }
+# run_on_every_node body: the RD_ variables a Ray worker process sees on its node.
 READ_ENV = """
-import json, os, ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-@ray.remote(num_cpus=0)
-def env():
-    mine = {k: v for k, v in os.environ.items() if k.startswith("RD_")}
-    return ray.get_runtime_context().get_node_id(), mine
-
-ray.init()
-nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
-pinned = [env.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
-          for n in nodes]
-print("ENV " + json.dumps(dict(ray.get(pinned))))
+import os
+return {k: v for k, v in os.environ.items() if k.startswith("RD_")}
 """
 SNAPSHOT = ("dpkg-query -W -f '${Package} ${Version}\\n' | md5sum; "
             "ls -la /etc/ray /opt/ray /var/lib/ray 2>&1; ls /etc/systemd/system; id ray 2>&1; true")
@@ -138,14 +127,7 @@ def test_shell_characters_reach_ray_literally(cluster, tmp_path):
     assert on_worker["node_name"] == NODE_NAME, on_worker
     assert on_worker["resources_total"].get(RESOURCE) == 1.0, on_worker["resources_total"]
 
-    (tmp_path / "read_env.py").write_text(READ_ENV)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")},
-           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(cluster.token_file)}
-    proc = subprocess.run([str(BIN / "ray"), "job", "submit", "--address", cluster.dashboard(),
-                           "--working-dir", str(tmp_path), "--", "python", "read_env.py"],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    seen = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("ENV ")).removeprefix("ENV "))
+    seen = run_on_every_node(cluster, tmp_path, READ_ENV)
     assert len(seen) == 2 and all(v == ENVIRONMENT for v in seen.values()), seen
     # And in the unit file as written.
     unit = cluster.ssh(head, "cat /etc/systemd/system/ray-head.service").stdout

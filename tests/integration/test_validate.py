@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 
 from raydeploy.validate import REPORT_SCHEMA
-from tests.conftest import PROJECT, make_cluster, run_cli, run_playbook
+from tests.conftest import PROJECT, kept_sandbox, run_cli, run_playbook
 
 pytestmark = pytest.mark.sandbox
 NAME = os.environ.get("RAYDEPLOY_VALIDATE_NAME", "val")
@@ -105,13 +105,12 @@ def deploy(cluster, playbooks=PLAYBOOKS) -> None:
 
 @pytest.fixture(scope="module")
 def cluster():
-    cluster = make_cluster(NAME, 3)
-    started = time.monotonic()
-    deploy(cluster)
-    print(f"01->05 on 3 hosts: {time.monotonic() - started:.0f} s")
-    yield cluster
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
-        run_cli("sandbox", "down", "--name", NAME)
+    # A failed deploy has always left the hosts up (down_on_error=False), to look at.
+    with kept_sandbox(NAME, 3, down_on_error=False) as cluster:
+        started = time.monotonic()
+        deploy(cluster)
+        print(f"01->05 on 3 hosts: {time.monotonic() - started:.0f} s")
+        yield cluster
 
 
 def test_healthy_cluster_exits_0_with_every_check_passing_and_valid_json(cluster):
