@@ -7,11 +7,9 @@ failing with it."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.conftest import make_cluster, run_cli, run_playbook
+from tests.conftest import keep_sandbox, make_cluster, run_cli, run_playbook
 
 pytestmark = pytest.mark.sandbox
 NAME = "vart"
@@ -26,7 +24,7 @@ def fresh():
         run_cli("sandbox", "down", "--name", NAME, check=True)
         return make_cluster(NAME, 2)
     yield hosts
-    if not os.environ.get("RAYDEPLOY_KEEP_SANDBOX"):
+    if not keep_sandbox():
         run_cli("sandbox", "down", "--name", NAME)
 
 
