@@ -122,7 +122,8 @@ def test_rerun_changes_nothing_and_a_running_job_survives(e2e_cluster, cold):
     assert '"tasks": 6' in logs
 
 
-INSTALL_TASK = "Install Ray into its virtualenv."
+# The first task of the install, which the fast path skips and the full path always runs.
+INSTALL_TASK = "Find out which Ray virtualenv this host has."
 
 
 def recap_changed(run) -> dict:
