@@ -310,7 +310,7 @@ def bench_raydeploy(n: int, cap: float, settle_s: float, workdir: Path) -> dict:
             out["cold"] = playbook(PLAYBOOK_04, hosts, cold, workdir / "04-cold.log", cap, True)
         ids, pids = node_ids(hosts, True), hosts.raylet_pids()
         log("checkpoint 04 again with nothing changed")
-        again = playbook(PLAYBOOK_04, hosts, [], workdir / "04-again.log", cap, True, after_exit=True)
+        again = playbook(PLAYBOOK_04, hosts, cold, workdir / "04-again.log", cap, True, after_exit=True)
         out["again"] = {**again, **restart_check(ids, pids, hosts, True)}
         log("checkpoint 03, ray_cleanup_scope=all")
         down = playbook(PLAYBOOK_03, hosts, [*confirm, "-e", "ray_cleanup_scope=all"],
