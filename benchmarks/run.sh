@@ -2,7 +2,7 @@
 # The deployment benchmarks in one command (issue 8): Ray's cluster launcher (`ray up`, local
 # provider) against checkpoint 04 on fresh sandbox hosts for N = 3 and 6, then how 01->04 grows
 # with 1, 3 and 6 hosts. Results: benchmarks/results/{launcher_vs_raydeploy,deploy_growth}.{json,md}.
-# Takes about 45 minutes on 2 cores; run it on an otherwise idle machine.
+# Takes about 30 minutes on 2 cores; run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
