@@ -2,10 +2,12 @@
 
 On fresh sandbox hosts checkpoint 04 installs Ray with uv on one host only, keeps the packed
 venv in the controller's cache and unpacks it on the rest; a later cluster unpacks the cached
-one everywhere; and when the building host fails, the others install Ray themselves instead of
-failing with it."""
+one everywhere, and refuses a cached one not built as its name says; and when the building
+host fails, the others install Ray themselves instead of failing with it."""
 
 from __future__ import annotations
+
+import subprocess
 
 import pytest
 
@@ -79,3 +81,21 @@ def test_fresh_cluster_builds_the_venv_once(fresh, tmp_path_factory):
         assert not installed_with_uv(cluster, host)
         assert ray_version(cluster, host) == "2.60.0"
     assert len(cluster.alive()) == 2
+
+
+    # An archive under this platform's name that does not record that name, as an older
+    # raydeploy packed them: unpacked, it would send every full-path run back through uv.
+    stale_cache = tmp_path_factory.mktemp("stale-venvs")
+    stale = tmp_path_factory.mktemp("stale-venv")
+    (stale / "bin").mkdir()
+    (stale / "bin" / "ray").write_text("#!/bin/sh\n")
+    subprocess.run(["tar", "-czf", str(stale_cache / packed[0]), "-C", str(stale), "."], check=True)
+    cluster = fresh()
+    refused = run_playbook(cluster.inventory, DEPLOY, "-e", f"ray_venv_artifact_controller_dir={stale_cache}")
+    assert refused.rc != 0
+    said = f"the packed venv {stale_cache / packed[0]} on the controller was not built as"
+    assert said in refused.stdout, refused.output()
+    assert "delete it and run again" in refused.stdout
+    for host in (cluster.host(1), cluster.host(2)):
+        left = cluster.ssh(host, "ls -d /opt/ray/venv /opt/ray/venv.* 2>/dev/null; true")
+        assert left.stdout.strip() == "", (host, left.stdout)
