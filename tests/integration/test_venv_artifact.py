@@ -2,12 +2,16 @@
 
 On fresh sandbox hosts checkpoint 04 installs Ray with uv on one host only, keeps the packed
 venv in the controller's cache and unpacks it on the rest; a later cluster unpacks the cached
-one everywhere, and refuses a cached one not built as its name says; and when the building
-host fails, the others install Ray themselves instead of failing with it."""
+one everywhere, and refuses a cached one not built as its name says; when the building host
+fails, the others install Ray themselves instead of failing with it; and packages added to
+ray_pip_extra_packages after a first deploy reach the controller's wheelhouse and every host."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +21,7 @@ pytestmark = pytest.mark.sandbox
 NAME = "vart"
 DEPLOY = "playbooks/04-ray-deployment.yml"
 RAY_VERSION = "python -c 'import ray; print(ray.__version__)'"
+TABULATE_VERSION = "python -c 'import tabulate; print(tabulate.__version__)'"
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +104,28 @@ def test_fresh_cluster_builds_the_venv_once(fresh, tmp_path_factory):
     for host in (cluster.host(1), cluster.host(2)):
         left = cluster.ssh(host, "ls -d /opt/ray/venv /opt/ray/venv.* 2>/dev/null; true")
         assert left.stdout.strip() == "", (host, left.stdout)
+
+
+def test_extra_packages_added_later_reach_every_host(fresh, tmp_path):
+    # A wheelhouse the controller made for Ray alone (uv on every host, so no cached venv
+    # hides it), then ray_pip_extra_packages grows: the controller tops the wheelhouse up and
+    # the hosts' offline install finds the new wheel.
+    default = Path("~/.cache/raydeploy").expanduser()
+    cache = tmp_path / "cache"
+    for part in [default / "wheelhouse", *default.glob("uv-*")]:
+        if part.is_dir():  # a copy of the user's cache saves the download, when there is one
+            shutil.copytree(part, cache / part.name, dirs_exist_ok=True)
+    wheels = ["-e", f"ray_wheelhouse_controller_dir={cache / 'wheelhouse'}", "-e", "ray_venv_artifact=false"]
+    cluster = fresh()
+    first = run_playbook(cluster.inventory, DEPLOY, *wheels)
+    assert first.rc == 0, first.output()
+    more = run_playbook(cluster.inventory, DEPLOY, *wheels,
+                        "-e", json.dumps({"ray_pip_extra_packages": ["tabulate==0.9.0"]}))
+    assert more.rc == 0, more.output()
+    for host in (cluster.host(1), cluster.host(2)):
+        found = cluster.ssh(host, f"/opt/ray/venv/bin/{TABULATE_VERSION}")
+        assert found.stdout.strip() == "0.9.0", (host, found.stdout, found.stderr)
+    packed = subprocess.run(["tar", "-tf", str(cache / "wheelhouse" / "ray-2.60.0-cp311.tar")],
+                            capture_output=True, text=True, check=True).stdout
+    assert "tabulate-0.9.0-py3-none-any.whl" in packed
+    assert len(cluster.alive()) == 2
