@@ -45,3 +45,25 @@ def write(name: str, result: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **result}, indent=2) + "\n")
     return path
+
+
+def cpu_busy(window_s: float = 3.0) -> float:
+    """The share of all CPUs that was busy (not idle, not waiting on I/O) over window_s."""
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]
+    total0, idle0 = sample()
+    time.sleep(window_s)
+    total1, idle1 = sample()
+    return round(1 - (idle1 - idle0) / max(total1 - total0, 1), 3)
+
+
+def settle(max_busy: float = 0.15, max_s: float = 180.0) -> dict:
+    """Waits until the machine is quiet before a measurement: sandbox hosts share its cores, and
+    the last run's Ray processes and containers take a while to go. The 1-minute load average
+    lags by about a minute, so this samples the CPUs themselves. Bounded by max_s."""
+    started = time.monotonic()
+    busy = cpu_busy()
+    while busy > max_busy and time.monotonic() - started < max_s:
+        busy = cpu_busy()
+    return {"waited_s": round(time.monotonic() - started, 1), "cpu_busy": busy, "quiet": busy <= max_busy}

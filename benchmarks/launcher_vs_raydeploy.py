@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-from common import BIN, PROJECT, RESULTS, machine, write
+from common import BIN, PROJECT, RESULTS, machine, settle, write
 from ray._common.utils import get_default_ray_temp_dir
 
 from raydeploy.sandbox.hosts import Sandbox
@@ -77,6 +77,9 @@ class Hosts:
         if proc.returncode != 0:
             raise SystemExit(f"sandbox up {name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
         self.up_s = round(time.monotonic() - started, 1)
+        # Each measurement starts on a quiet machine, whatever ran before it.
+        self.settled = settle()
+        log(f"  settled after {self.settled['waited_s']} s (CPUs {self.settled['cpu_busy']:.0%} busy)")
         self.sandbox = Sandbox(name)
         self.inventory = self.sandbox.inventory_path
         inv = yaml.safe_load(self.inventory.read_text())
@@ -233,7 +236,7 @@ def bench_ray_up(n: int, cap: float, settle_s: float, autoscaler: str, workdir: 
            "RAY_UP_enable_autoscaler_v2": "1" if autoscaler == "v2" else "0"}
     ray = str(BIN / "ray")
     out: dict = {"sandbox": hosts.name, "sandbox_up_s": hosts.up_s, "autoscaler": autoscaler,
-                 "config": str(cfg)}
+                 "config": str(cfg), "settled": hosts.settled}
     try:
         log("ray up, cold")
         out["cold"] = run_polled([ray, "up", "-y", "--no-config-cache", str(cfg)], hosts, cap, False,
@@ -288,7 +291,7 @@ def playbook(path: str, hosts: Hosts, extra: list[str], logfile: Path, cap: floa
 def bench_raydeploy(n: int, cap: float, settle_s: float, workdir: Path) -> dict:
     hosts = Hosts(f"bench-rd{n}", n)
     log(f"raydeploy: sandbox bench-rd{n} up in {hosts.up_s} s: head {hosts.head}, workers {hosts.workers}")
-    out: dict = {"sandbox": hosts.name, "sandbox_up_s": hosts.up_s, "before_04": []}
+    out: dict = {"sandbox": hosts.name, "sandbox_up_s": hosts.up_s, "before_04": [], "settled": hosts.settled}
     confirm = ["-e", "raydeploy_cleanup_confirmed=true"]
     # The first cluster of its platform: no venv in the controller's cache (ray_venv_artifact),
     # so one host installs Ray with uv and the others unpack what it built.
@@ -320,7 +323,8 @@ def bench_raydeploy(n: int, cap: float, settle_s: float, workdir: Path) -> dict:
         # The next cluster of the same platform: fresh hosts unpack the cached venv.
         hosts = Hosts(hosts.name, n)
         log("checkpoint 04 alone on fresh hosts, the venv cached on the controller")
-        out["cold_cached"] = playbook(PLAYBOOK_04, hosts, cold, workdir / "04-cold-cached.log", cap, True)
+        out["cold_cached"] = {**playbook(PLAYBOOK_04, hosts, cold, workdir / "04-cold-cached.log", cap, True),
+                              "settled": hosts.settled}
     finally:
         out["hosts"] = hosts.ips
         if not ARGS.keep:
@@ -392,8 +396,9 @@ def markdown(doc: dict) -> str:
     lines = [f"# `ray up` (local provider) vs raydeploy checkpoint 04, Ray {doc['ray_version']}",
              "", f"Written by `benchmarks/{NAME}.py`. Machine: {m['cpus']} cores, {m['memory_gib']} GiB, "
              f"kernel {m['kernel']}, Python {m['python']}; fresh sandbox hosts (Docker), native mode, "
-             f"the same wheelhouse. Shared machine: timings are upper bounds; load = 1-min load average "
-             f"at the start and end of each measurement.", ""]
+             f"the same wheelhouse. Each fresh sandbox waits for a quiet machine (CPUs under 15% busy "
+             f"over 3 s, at most 180 s) before its first measurement; load = 1-min load average at the "
+             f"start and end of each measurement (it lags: a high start means the last run just ended).", ""]
     for n, run in sorted(doc["runs"].items(), key=lambda kv: int(kv[0])):
         rl, rd = run["ray_up"], run["raydeploy"]
         lines += [f"## N = {n} ({run['date']}, cap {run['cap_s']} s, `ray up` autoscaler {rl['autoscaler']})",
