@@ -41,9 +41,23 @@ def summary(samples: list[float]) -> dict:
 
 
 def write(name: str, result: dict) -> Path:
+    return _write_json(name, {"machine": machine(), **result})
+
+
+def write_report(name: str, result: dict, render) -> str:
+    """Writes RESULTS/name.json (the result and the machine) and RESULTS/name.md, which
+    render(doc) makes from that same doc; returns the markdown."""
+    doc = {"machine": machine(), **result}
+    _write_json(name, doc)
+    md = render(doc)
+    (RESULTS / f"{name}.md").write_text(md)
+    return md
+
+
+def _write_json(name: str, doc: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **result}, indent=2) + "\n")
+    path.write_text(json.dumps(doc, indent=2) + "\n")
     return path
 
 

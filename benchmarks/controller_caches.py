@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from common import RESULTS, write
+from common import write_report
 from launcher_vs_raydeploy import PLAYBOOK_04, RAY_VERSION, Hosts, load, log, playbook
 
 NAME = "controller_caches"
@@ -49,16 +47,9 @@ def scenarios(scratch: Path) -> list[tuple[str, list[str], dict[str, str]]]:
 
 def run_scenario(n: int, extra: list[str], env: dict[str, str], logfile: Path) -> dict:
     hosts = Hosts(f"bench-cc{n}", n)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     try:
-        run = playbook(PLAYBOOK_04, hosts, extra, logfile, CAP_S, True)
+        run = playbook(PLAYBOOK_04, hosts, extra, logfile, CAP_S, True, env=env)
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         if not ARGS.keep:
             hosts.down()
     return {**{k: v for k, v in run.items() if k != "log"}, "settled": hosts.settled}
@@ -111,11 +102,7 @@ def main() -> None:
         result = run_scenario(ARGS.hosts, extra, env, workdir / f"{i}.log")
         log(f"  {result['command_s']} s, {result['all_alive_s']} s to N of N")
         doc["scenarios"].append({"name": name, "result": result})
-    write(NAME, doc)
-    full = json.loads((RESULTS / f"{NAME}.json").read_text())
-    md = markdown(full)
-    (RESULTS / f"{NAME}.md").write_text(md)
-    print(md)
+    print(write_report(NAME, doc, markdown))
 
 
 ARGS: argparse.Namespace

@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-from common import BIN, PROJECT, RESULTS, machine, settle, write
+from common import BIN, PROJECT, RESULTS, settle, write_report
 from ray._common.utils import get_default_ray_temp_dir
 
 from raydeploy.sandbox.hosts import Sandbox
@@ -271,9 +271,9 @@ def recap_changed(logfile: Path) -> int | None:
 
 
 def playbook(path: str, hosts: Hosts, extra: list[str], logfile: Path, cap: float, poll: bool,
-             after_exit: bool = False) -> dict:
+             after_exit: bool = False, env: dict[str, str] | None = None) -> dict:
     argv = [str(BIN / "ansible-playbook"), "-i", str(hosts.inventory), path, *extra]
-    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}
     if poll:
         run = run_polled(argv, hosts, cap, True, env, logfile, after_exit=after_exit)
     else:
@@ -450,11 +450,7 @@ def main() -> None:
         if not {"ray_up", "raydeploy"} <= run.keys():
             continue
         runs[str(n)] = run
-        doc = {"machine": machine(), "ray_version": RAY_VERSION, "runs": runs}
-        write(NAME, {k: v for k, v in doc.items() if k != "machine"})
-        md = markdown(doc)
-        (RESULTS / f"{NAME}.md").write_text(md)
-        print(md)
+        print(write_report(NAME, {"ray_version": RAY_VERSION, "runs": runs}, markdown))
 
 
 ARGS: argparse.Namespace
