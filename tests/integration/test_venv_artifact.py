@@ -87,7 +87,6 @@ def test_fresh_cluster_builds_the_venv_once(fresh, tmp_path_factory):
         assert ray_version(cluster, host) == "2.60.0"
     assert len(cluster.alive()) == 2
 
-
     # An archive under this platform's name that does not record that name, as an older
     # raydeploy packed them: unpacked, it would send every full-path run back through uv.
     stale_cache = tmp_path_factory.mktemp("stale-venvs")
