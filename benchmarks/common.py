@@ -81,3 +81,68 @@ def settle(max_busy: float = 0.15, max_s: float = 180.0) -> dict:
     while busy > max_busy and time.monotonic() - started < max_s:
         busy = cpu_busy()
     return {"waited_s": round(time.monotonic() - started, 1), "cpu_busy": busy, "quiet": busy <= max_busy}
+
+
+def _cgroup2_root() -> Path | None:
+    """Where the cgroup v2 hierarchy is mounted: /sys/fs/cgroup (v2 only) or .../unified (hybrid)."""
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        if right.split()[:1] == ["cgroup2"]:
+            return Path(left.split()[4])
+    return None
+
+
+def _machine_cpu_s() -> float:
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6]  # user nice system irq softirq
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _host_cpu_s(container: str) -> dict[str, float]:
+    """One sandbox host's CPU seconds so far from its cgroup v2 usage_usec (the core reports it
+    without the cpu controller): whole host, Ray's units, and sshd (every module, copy and unpack
+    Ansible runs there goes through it)."""
+    root = _cgroup2_root()
+    pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", container],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    rel = next(line[3:] for line in lines if line.startswith("0::"))
+    base = root / rel.lstrip("/")
+    base = base.parent if base.name == "init.scope" else base  # systemd in the container moved itself
+
+    def usage(path: Path) -> float:
+        stat = path / "cpu.stat"
+        return int(stat.read_text().split()[1]) / 1e6 if stat.exists() else 0.0
+    units = base / "system.slice"
+    ray = sum(usage(p) for p in units.glob("ray-*.service")) if units.is_dir() else 0.0
+    sshd = usage(units / "ssh.service") + usage(base / "user.slice")
+    return {"host": usage(base), "ray": ray, "sshd": sshd}
+
+
+class CpuMeter:
+    """CPU seconds spent while it runs: the whole machine, the controller (this process and the
+    ansible-playbook runs it waited for) and the sandbox hosts (all, Ray's units, sshd's sessions).
+    Sandbox hosts share the machine's cores, so a deploy that keeps them all busy cannot finish
+    sooner than machine CPU seconds / cores."""
+
+    def __init__(self, containers: list[str]):
+        self.containers = containers
+
+    def _sample(self) -> dict[str, float]:
+        t = os.times()
+        controller = t.user + t.system + t.children_user + t.children_system
+        out = {"machine": _machine_cpu_s(), "controller": controller, "hosts": 0.0, "ray": 0.0, "sshd": 0.0}
+        for container in self.containers:
+            for key, value in _host_cpu_s(container).items():
+                out[key if key != "host" else "hosts"] += value
+        return out
+
+    def __enter__(self) -> CpuMeter:
+        self.result: dict[str, float] = {}
+        self._start, self._t0 = self._sample(), time.monotonic()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        end, wall = self._sample(), time.monotonic() - self._t0
+        self.result = {k: round(end[k] - self._start[k], 1) for k in end}
+        self.result["busy_share"] = round(self.result["machine"] / (wall * (os.cpu_count() or 1)), 2)

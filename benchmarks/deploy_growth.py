@@ -30,7 +30,7 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-from common import BIN, PROJECT, RESULTS, summary, timed, write
+from common import BIN, PROJECT, RESULTS, CpuMeter, settle, summary, timed, write
 
 from raydeploy import checkpoints
 from raydeploy.deploy.runner import run_checkpoint
@@ -75,7 +75,7 @@ def critical_path(rows: list[dict]) -> float:
     return total
 
 
-def run_01_04(inventory: Path, state_root: Path, label: str) -> dict:
+def run_01_04(inventory: Path, state_root: Path, label: str, containers: list[str]) -> dict:
     """01->04 once: per checkpoint wall time, critical path, changed tasks; per host slowest tasks.
 
     Every measurement starts with an empty cache of built venvs (ray_venv_artifact), so each
@@ -86,10 +86,11 @@ def run_01_04(inventory: Path, state_root: Path, label: str) -> dict:
     for name in CHECKPOINTS:
         events: list[dict] = []
         started = time.monotonic()
-        result = run_checkpoint(checkpoints.get(name), inventory=inventory, state_root=state_root,
-                                ident=f"{label}-{name}", limit=None,
-                                extravars={**EXTRAVARS.get(name, {}), **venvs},
-                                check=False, on_event=lambda _r, e, ev=events: ev.append(e))
+        with CpuMeter(containers) as cpu:
+            result = run_checkpoint(checkpoints.get(name), inventory=inventory, state_root=state_root,
+                                    ident=f"{label}-{name}", limit=None,
+                                    extravars={**EXTRAVARS.get(name, {}), **venvs},
+                                    check=False, on_event=lambda _r, e, ev=events: ev.append(e))
         wall = time.monotonic() - started
         if not result.ok:
             raise SystemExit(f"{label} {name} failed ({result.status}): {result.failures[:3]}")
@@ -97,7 +98,7 @@ def run_01_04(inventory: Path, state_root: Path, label: str) -> dict:
         crit = critical_path(rows)
         out["checkpoints"][name] = {"wall_s": round(wall, 1), "critical_path_s": round(crit, 1),
                                     "overhead_s": round(wall - crit, 1),
-                                    "tasks_run": len({r["uuid"] for r in rows})}
+                                    "tasks_run": len({r["uuid"] for r in rows}), "cpu_s": cpu.result}
         out["changed_tasks"] += [f"{name}: {c.task} @ {c.host}" for c in result.changes]
         for row in rows:
             per_host[row["host"]].append({**row, "checkpoint": name})
@@ -108,6 +109,9 @@ def run_01_04(inventory: Path, state_root: Path, label: str) -> dict:
     out["overhead_s"] = round(out["total_s"] - out["critical_path_s"], 1)
     out["overhead_share"] = round(out["overhead_s"] / out["total_s"], 3)
     out["changed"] = len(out["changed_tasks"])
+    out["cpu_s"] = {k: round(sum(c["cpu_s"][k] for c in cps), 1)
+                    for k in ("machine", "controller", "hosts", "ray", "sshd")}
+    out["cpu_floor_s"] = round(out["cpu_s"]["machine"] / (os.cpu_count() or 1), 1)
     out["slowest"] = {
         host: [{"task": r["task"], "role": r["role"], "checkpoint": r["checkpoint"], "s": round(r["s"], 1)}
                for r in sorted(rows, key=lambda r: -r["s"])[:SLOWEST]]
@@ -141,19 +145,22 @@ def measure(hosts: int, run: int, keep_artifacts: bool) -> dict:
     timed([raydeploy, "sandbox", "down", "--name", name])
     forget_facts(name)
     sandbox_up_s = timed([raydeploy, "sandbox", "up", "--hosts", str(hosts), "--name", name])
-    inventory = Sandbox(name).inventory_path
+    sandbox = Sandbox(name)
+    inventory = sandbox.inventory_path
+    containers = [sandbox.container_name(i) for i in range(1, hosts + 1)]
+    quiet = settle()
     state_root = Path(tempfile.mkdtemp(prefix=f"deploy_growth-{name}-"))
     try:
-        cold = run_01_04(inventory, state_root, f"r{run}-cold")
+        cold = run_01_04(inventory, state_root, f"r{run}-cold", containers)
         before = ray_node_ids(inventory)
-        rerun = run_01_04(inventory, state_root, f"r{run}-rerun")
+        rerun = run_01_04(inventory, state_root, f"r{run}-rerun", containers)
         after = ray_node_ids(inventory)
     finally:
         if not keep_artifacts:
             shutil.rmtree(state_root, ignore_errors=True)
     rerun["ray_nodes_before"], rerun["ray_nodes_after"] = before, after
     rerun["ray_restarted"] = before != after
-    return {"sandbox_up_s": round(sandbox_up_s, 1), "cold": cold, "rerun": rerun,
+    return {"sandbox_up_s": round(sandbox_up_s, 1), "settle": quiet, "cold": cold, "rerun": rerun,
             "artifacts": str(state_root) if keep_artifacts else None}
 
 
@@ -183,6 +190,18 @@ def markdown(sizes: dict) -> str:
                      f"{'yes' if s['ray_restarted'] else 'no'} |")
     lines.append("\nCold and re-run are medians over runs; module time = seconds during which some host "
                  "ran a module; overhead = wall time − module time.")
+    lines += ["\nWhere the cold run's CPU went (first run of each size; sandbox hosts share the machine's "
+              f"{os.cpu_count()} cores, so a run cannot finish sooner than machine CPU ÷ cores):\n",
+              "| hosts | cold 01→04 | machine CPU | controller | sandbox hosts | of which Ray's units | "
+              "of which sshd (modules, copies, unpacks) | cores busy | floor (CPU ÷ cores) |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(sizes, key=int):
+        cold = sizes[key]["runs"][0]["cold"]
+        cpu, cores = cold.get("cpu_s"), os.cpu_count() or 1
+        if cpu:
+            lines.append(f"| {key} | {cold['total_s']} s | {cpu['machine']} s | {cpu['controller']} s | "
+                         f"{cpu['hosts']} s | {cpu['ray']} s | {cpu['sshd']} s | "
+                         f"{cpu['machine'] / cold['total_s'] / cores:.0%} | {cold['cpu_floor_s']} s |")
     for key in sorted(sizes, key=int):
         first = sizes[key]["runs"][0]
         lines.append(f"\n### {key} host(s), measured {sizes[key]['measured_at']}\n")
