@@ -12,6 +12,9 @@ deploy-master.py runs it. From the events:
   task's slowest host, one task after another, and 04's start play (strategy free) overlaps;
 - Ansible's own overhead: a playbook's wall time minus its module time (starting
   ansible-playbook, parsing, inventory, templating, skipped tasks, includes, scheduling).
+Around each checkpoint, common.CpuMeter counts CPU seconds: the machine's, the controller's
+and each sandbox host's (Ray's units, sshd's sessions). At 6 hosts the run keeps the shared
+cores busy, so it cannot be faster than machine CPU seconds / cores ("floor" in the results).
 Sizes measured in earlier runs stay in the results, keyed by hosts, so sizes can run separately.
 """
 
