@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The deployment benchmarks in one command (issue 8): Ray's cluster launcher (`ray up`, local
 # provider) against checkpoint 04 on fresh sandbox hosts for N = 3 and 6, then how 01->04 grows
-# with 1, 3 and 6 hosts, and what the controller's caches and the small fact subset buy a cold 04.
-# Results: benchmarks/results/{launcher_vs_raydeploy,deploy_growth,controller_caches}.{json,md}.
-# Takes about 40 minutes on 2 cores; run it on an otherwise idle machine.
+# with 1, 3 and 6 hosts, what the controller's caches and the small fact subset buy a cold 04,
+# and what caching docker mode's Ray image buys.
+# Results: benchmarks/results/{launcher_vs_raydeploy,deploy_growth,controller_caches,docker_images}.{json,md}.
+# Takes about 45 minutes on 2 cores; run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -14,3 +15,4 @@ command -v rsync >/dev/null || { apt-get update -qq && apt-get install -y -qq rs
 python benchmarks/launcher_vs_raydeploy.py --hosts 3 --hosts 6 "$@"
 python benchmarks/deploy_growth.py --hosts 1 --hosts 3 --hosts 6
 python benchmarks/controller_caches.py --hosts 3
+python benchmarks/docker_images.py --hosts 3
