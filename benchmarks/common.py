@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -98,18 +99,19 @@ def _machine_cpu_s() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-def _host_cpu_s(container: str) -> dict[str, float]:
-    """One sandbox host's CPU seconds so far from its cgroup v2 usage_usec (the core reports it
-    without the cpu controller): whole host, Ray's units, and sshd (every module, copy and unpack
-    Ansible runs there goes through it)."""
-    root = _cgroup2_root()
+def _host_cgroup(root: Path, container: str) -> Path:
+    """A sandbox host's cgroup v2 directory, from its init process."""
     pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", container],
                          capture_output=True, text=True, check=True).stdout.strip()
     lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
-    rel = next(line[3:] for line in lines if line.startswith("0::"))
-    base = root / rel.lstrip("/")
-    base = base.parent if base.name == "init.scope" else base  # systemd in the container moved itself
+    base = root / next(line[3:] for line in lines if line.startswith("0::")).lstrip("/")
+    return base.parent if base.name == "init.scope" else base  # systemd in the container moved itself
 
+
+def _host_cpu_s(base: Path) -> dict[str, float]:
+    """One sandbox host's CPU seconds so far from its cgroup v2 usage_usec (the core reports it
+    without the cpu controller): whole host, Ray's units, and sshd (every module, copy and unpack
+    Ansible runs there goes through it)."""
     def usage(path: Path) -> float:
         stat = path / "cpu.stat"
         return int(stat.read_text().split()[1]) / 1e6 if stat.exists() else 0.0
@@ -125,15 +127,17 @@ class CpuMeter:
     Sandbox hosts share the machine's cores, so a deploy that keeps them all busy cannot finish
     sooner than machine CPU seconds / cores."""
 
-    def __init__(self, containers: list[str]):
-        self.containers = containers
+    def __init__(self, sandbox, hosts: int):
+        # Resolved once, here: a docker CLI call inside _sample would be counted as the run's.
+        root = _cgroup2_root()
+        self.cgroups = [_host_cgroup(root, sandbox.container_name(i)) for i in range(1, hosts + 1)]
 
     def _sample(self) -> dict[str, float]:
         t = os.times()
         controller = t.user + t.system + t.children_user + t.children_system
         out = {"machine": _machine_cpu_s(), "controller": controller, "hosts": 0.0, "ray": 0.0, "sshd": 0.0}
-        for container in self.containers:
-            for key, value in _host_cpu_s(container).items():
+        for cgroup in self.cgroups:
+            for key, value in _host_cpu_s(cgroup).items():
                 out[key if key != "host" else "hosts"] += value
         return out
 
@@ -146,3 +150,14 @@ class CpuMeter:
         end, wall = self._sample(), time.monotonic() - self._t0
         self.result = {k: round(end[k] - self._start[k], 1) for k in end}
         self.result["busy_share"] = round(self.result["machine"] / (wall * (os.cpu_count() or 1)), 2)
+
+
+def hosts_arguments(description: str, max_hosts: int) -> argparse.Namespace:
+    """--hosts N (2..max_hosts, default 3) and --keep, for a benchmark on one fresh sandbox."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--hosts", type=int, default=3, help=f"N, 2..{max_hosts} (default 3)")
+    parser.add_argument("--keep", action="store_true", help="leave the last sandbox up")
+    args = parser.parse_args()
+    if not 2 <= args.hosts <= max_hosts:
+        raise SystemExit(f"--hosts must be 2..{max_hosts}")
+    return args

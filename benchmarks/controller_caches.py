@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import write_report
+from common import hosts_arguments, write_report
 from launcher_vs_raydeploy import PLAYBOOK_04, RAY_VERSION, Hosts, load, log, playbook
 
 NAME = "controller_caches"
@@ -79,12 +79,7 @@ def markdown(doc: dict) -> str:
 
 def main() -> None:
     global ARGS
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", type=int, default=3, help="N, 2..12 (default 3)")
-    parser.add_argument("--keep", action="store_true", help="leave the last sandbox up")
-    ARGS = parser.parse_args()
-    if not 2 <= ARGS.hosts <= 12:
-        raise SystemExit("--hosts must be 2..12")
+    ARGS = hosts_arguments(__doc__.splitlines()[0], 12)
     workdir = Path(tempfile.gettempdir()) / "raydeploy-bench-caches"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)

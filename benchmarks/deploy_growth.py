@@ -78,7 +78,7 @@ def critical_path(rows: list[dict]) -> float:
     return total
 
 
-def run_01_04(inventory: Path, state_root: Path, label: str, containers: list[str]) -> dict:
+def run_01_04(inventory: Path, state_root: Path, label: str, cpu_meter) -> dict:
     """01->04 once: per checkpoint wall time, critical path, changed tasks; per host slowest tasks.
 
     Every measurement starts with an empty cache of built venvs (ray_venv_artifact), so each
@@ -89,7 +89,7 @@ def run_01_04(inventory: Path, state_root: Path, label: str, containers: list[st
     for name in CHECKPOINTS:
         events: list[dict] = []
         started = time.monotonic()
-        with CpuMeter(containers) as cpu:
+        with cpu_meter as cpu:
             result = run_checkpoint(checkpoints.get(name), inventory=inventory, state_root=state_root,
                                     ident=f"{label}-{name}", limit=None,
                                     extravars={**EXTRAVARS.get(name, {}), **venvs},
@@ -150,13 +150,13 @@ def measure(hosts: int, run: int, keep_artifacts: bool) -> dict:
     sandbox_up_s = timed([raydeploy, "sandbox", "up", "--hosts", str(hosts), "--name", name])
     sandbox = Sandbox(name)
     inventory = sandbox.inventory_path
-    containers = [sandbox.container_name(i) for i in range(1, hosts + 1)]
+    meter = CpuMeter(sandbox, hosts)
     quiet = settle()
     state_root = Path(tempfile.mkdtemp(prefix=f"deploy_growth-{name}-"))
     try:
-        cold = run_01_04(inventory, state_root, f"r{run}-cold", containers)
+        cold = run_01_04(inventory, state_root, f"r{run}-cold", meter)
         before = ray_node_ids(inventory)
-        rerun = run_01_04(inventory, state_root, f"r{run}-rerun", containers)
+        rerun = run_01_04(inventory, state_root, f"r{run}-rerun", meter)
         after = ray_node_ids(inventory)
     finally:
         if not keep_artifacts:

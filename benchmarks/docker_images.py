@@ -16,7 +16,6 @@ Results: benchmarks/results/docker_images.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -25,9 +24,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
-from common import BIN, PROJECT, CpuMeter, write_report
+from common import BIN, PROJECT, CpuMeter, hosts_arguments, write_report
 from launcher_vs_raydeploy import PLAYBOOK_04, RAY_VERSION, Hosts, log, playbook
+
+from raydeploy.images.ray_image import wheelhouse_dir
 
 NAME = "docker_images"
 CAP_S = 600
@@ -50,18 +52,8 @@ def build_ray(home: Path) -> dict:
 
 def seed_wheelhouse(home: Path) -> None:
     """The image's wheelhouse from the one the roles keep, so the build asks no package index."""
-    env_home = os.environ.get("RAYDEPLOY_HOME")
-    os.environ["RAYDEPLOY_HOME"] = str(home)
-    try:
-        from raydeploy.images.ray_image import PY_TAG
-        from raydeploy.paths import cache_dir
-        from raydeploy.sandbox.images import recipe_key
-        target = cache_dir() / "wheelhouse" / f"ray-{RAY_VERSION}-{PY_TAG}-{recipe_key()}"
-    finally:
-        if env_home is None:
-            os.environ.pop("RAYDEPLOY_HOME")
-        else:
-            os.environ["RAYDEPLOY_HOME"] = env_home
+    with mock.patch.dict(os.environ, {"RAYDEPLOY_HOME": str(home)}):
+        target = wheelhouse_dir(RAY_VERSION, [])
     if not any(ROLE_WHEELHOUSE.glob("ray-*.whl")):
         raise SystemExit(f"{ROLE_WHEELHOUSE} has no Ray wheel: run checkpoint 04 once (native mode) first")
     shutil.copytree(ROLE_WHEELHOUSE, target)
@@ -86,7 +78,6 @@ def controller(scratch: Path) -> dict:
 
 def hosts_runs(n: int, image: dict, workdir: Path, keep: bool) -> dict:
     hosts = Hosts(f"bench-dk{n}", n)
-    containers = [hosts.sandbox.container_name(i) for i in range(1, n + 1)]
     docker_vars = ["-e", json.dumps({"ray_install_mode": "docker", "ray_docker_image_source": "archive",
                                      "ray_docker_image": image["tag"],
                                      "ray_docker_image_archive": image["archive"],
@@ -100,7 +91,7 @@ def hosts_runs(n: int, image: dict, workdir: Path, keep: bool) -> dict:
                 raise SystemExit(f"{name} failed: see {workdir / f'{name}.log'}")
             out[name] = {k: v for k, v in run.items() if k != "log"}
         for name in ("04 cold", "04 re-run"):
-            with CpuMeter(containers) as cpu:
+            with CpuMeter(hosts.sandbox, n) as cpu:
                 run = playbook(PLAYBOOK_04, hosts, docker_vars, workdir / f"{name}.log", CAP_S, True)
             out[name] = {**{k: v for k, v in run.items() if k != "log"}, "cpu_s": cpu.result}
             log(f"  {name}: {run['command_s']} s, {run['all_alive_s']} s to N of N, changed {run['changed']}")
@@ -133,12 +124,7 @@ def markdown(doc: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", type=int, default=3, help="N, 2..6 (default 3)")
-    parser.add_argument("--keep", action="store_true", help="leave the sandbox up")
-    args = parser.parse_args()
-    if not 2 <= args.hosts <= 6:
-        raise SystemExit("--hosts must be 2..6")
+    args = hosts_arguments(__doc__.splitlines()[0], 6)
     workdir = Path(tempfile.mkdtemp(prefix="raydeploy-bench-docker-"))
     try:
         image = controller(workdir / "homes")

@@ -20,9 +20,13 @@ _DOCKERFILE = resources.files("raydeploy.images") / "ray.Dockerfile"
 PY_TAG = f"py{sys.version_info.major}{sys.version_info.minor}"
 
 
+def wheelhouse_dir(ray_version: str, extra: list[str]) -> Path:
+    return cache_dir() / "wheelhouse" / f"ray-{ray_version}-{PY_TAG}-{recipe_key(*extra)}"
+
+
 def wheelhouse(ray_version: str, extra: list[str]) -> Path:
     """Ray and its dependencies for this controller's Python, downloaded once and reused."""
-    path = cache_dir() / "wheelhouse" / f"ray-{ray_version}-{PY_TAG}-{recipe_key(*extra)}"
+    path = wheelhouse_dir(ray_version, extra)
     marker = path / ".complete"
     if not marker.exists():
         proc = subprocess.run(
