@@ -239,6 +239,10 @@ def run_checkpoint(checkpoint: Checkpoint, *, inventory: Path, state_root: Path,
         event_handler=handle,
         cancel_callback=cancelled or (lambda: False),
         suppress_env_files=True,
+        # ansible-runner's default ('jsonfile') points the fact cache at a directory of this run's
+        # own; any other value leaves ansible.cfg's shared cache in place, so 04 reuses the facts
+        # 01 gathered instead of gathering them again on every host.
+        fact_cache_type="ansible.cfg",
     )
     result.status = runner.status
     result.rc = runner.rc

@@ -303,6 +303,24 @@ def test_auto_approve_from_bare_hosts_exits_0_with_a_complete_audit_trail(orch2,
     assert [e["reason"] for e in granted] == ["auto-approve", "auto-approve"]
     assert trail == [t for t in trail if t in expected] and set(trail) >= set(expected), trail
     assert alive_everywhere(orch2)
+    # 01 and 04 both gather facts; through ansible.cfg's shared cache 04 reuses 01's.
+    gathered = fact_gathering(result["checkpoints"])
+    assert gathered == {h: ["prerequisites-check"] for h in orch2.hosts()}, gathered
+
+
+def fact_gathering(checkpoints: list[dict]) -> dict[str, list[str]]:
+    """Per host, the checkpoints whose runner events show a play gathering its facts."""
+    out: dict[str, list[str]] = {}
+    for cp in checkpoints:
+        for path in sorted(Path(cp["artifacts"], "job_events").glob("*.json")):
+            event = json.loads(path.read_text())
+            data = event.get("event_data") or {}
+            if event.get("event") == "runner_on_ok" and data.get("task_action") in GATHER_ACTIONS:
+                out.setdefault(data["host"], []).append(cp["name"])
+    return out
+
+
+GATHER_ACTIONS = {"gather_facts", "ansible.builtin.gather_facts"}
 
 
 def test_host_stopped_during_04_fails_naming_it_and_resume_finishes(orch2, tmp_path_factory):
