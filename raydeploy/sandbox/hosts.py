@@ -292,10 +292,10 @@ class Sandbox:
             net.remove()
         if self.dir.exists():
             shutil.rmtree(self.dir)
-        self._forget_facts()
+        self.forget_facts()
         return removed
 
-    def _forget_facts(self) -> None:
+    def forget_facts(self) -> None:
         # Ansible caches facts by host name; a sandbox made again under this name within the
         # cache's lifetime would otherwise start from the old hosts' facts.
         pattern = re.compile(rf"^(?:[a-z0-9]+_)?{re.escape(self.name)}-\d+$")

@@ -22,6 +22,7 @@ import pexpect
 import pytest
 
 from raydeploy.deploy import RESULT_SCHEMA
+from raydeploy.sandbox.hosts import Sandbox
 from tests.conftest import BIN, PROJECT, keep_sandbox, kept_sandbox, run_cli
 
 pytestmark = pytest.mark.sandbox
@@ -283,6 +284,7 @@ def test_dry_run_on_bare_hosts_previews_every_checkpoint_and_changes_nothing(orc
 
 def test_auto_approve_from_bare_hosts_exits_0_with_a_complete_audit_trail(orch2, tmp_path_factory):
     state = tmp_path_factory.getbasetemp() / "orch2-state"
+    Sandbox(orch2.name).forget_facts()  # the dry run before this test cached them
     proc = deploy_master("--deploy", "--auto-approve", "--inventory", str(orch2.inventory), "--state-dir",
                          str(state), "--json")
     assert proc.returncode == 0, proc.stderr[-5000:]
