@@ -27,13 +27,12 @@ from pathlib import Path
 from unittest import mock
 
 from common import BIN, PROJECT, CpuMeter, hosts_arguments, write_report
-from launcher_vs_raydeploy import PLAYBOOK_04, RAY_VERSION, Hosts, log, playbook
+from launcher_vs_raydeploy import PLAYBOOK_04, RAY_VERSION, WHEELHOUSE, Hosts, log, playbook
 
 from raydeploy.images.ray_image import wheelhouse_dir
 
 NAME = "docker_images"
 CAP_S = 600
-ROLE_WHEELHOUSE = Path("~/.cache/raydeploy/wheelhouse").expanduser() / f"ray-{RAY_VERSION}-cp311"
 
 
 def build_ray(home: Path) -> dict:
@@ -54,9 +53,9 @@ def seed_wheelhouse(home: Path) -> None:
     """The image's wheelhouse from the one the roles keep, so the build asks no package index."""
     with mock.patch.dict(os.environ, {"RAYDEPLOY_HOME": str(home)}):
         target = wheelhouse_dir(RAY_VERSION, [])
-    if not any(ROLE_WHEELHOUSE.glob("ray-*.whl")):
-        raise SystemExit(f"{ROLE_WHEELHOUSE} has no Ray wheel: run checkpoint 04 once (native mode) first")
-    shutil.copytree(ROLE_WHEELHOUSE, target)
+    if not any(WHEELHOUSE.glob("ray-*.whl")):
+        raise SystemExit(f"{WHEELHOUSE} has no Ray wheel: run checkpoint 04 once (native mode) first")
+    shutil.copytree(WHEELHOUSE, target)
     (target / ".complete").touch()
 
 

@@ -1,6 +1,6 @@
 """Ray's cluster launcher (`ray up`, local provider) against raydeploy's checkpoint 04.
 
-Both on fresh sandbox hosts (native mode, the same Ray 2.60.0 wheelhouse), for each N:
+Both on fresh sandbox hosts (native mode, the same Ray wheelhouse), for each N:
 
 - `ray up`: cold run (time of head ALIVE, first worker ALIVE, N of N ALIVE, capped), a second
   `ray up -y` with nothing changed, a third with `--no-restart`, then `ray down -y` and the
@@ -35,11 +35,14 @@ from common import BIN, PROJECT, RESULTS, settle, write_report
 from ray._common.utils import get_default_ray_temp_dir
 
 from raydeploy.sandbox.hosts import Sandbox
+from raydeploy.settings import ray_version, role_defaults
 
 NAME = "launcher_vs_raydeploy"
 TEMPLATE = PROJECT / "benchmarks" / "launcher" / "local-cluster.yaml"
-WHEELHOUSE = Path("~/.cache/raydeploy/wheelhouse/ray-2.60.0-cp311").expanduser()
-RAY_VERSION = "2.60.0"
+RAY_VERSION = ray_version()
+# The wheels checkpoint 04 keeps on the controller for the sandbox hosts' Python (Debian 12: 3.11).
+WHEELHOUSE = (Path(role_defaults("ray_common")["ray_wheelhouse_controller_dir"]).expanduser()
+              / f"ray-{RAY_VERSION}-cp311")
 PLAYBOOK_04 = "playbooks/04-ray-deployment.yml"
 PLAYBOOK_03 = "playbooks/03-cleanup-existing.yml"
 EARLIER = ["playbooks/01-prerequisites-check.yml", "playbooks/02-docker-installation.yml", PLAYBOOK_03]
