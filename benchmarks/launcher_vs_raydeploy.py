@@ -220,7 +220,7 @@ def leftovers(hosts: Hosts, settle_s: float) -> dict:
 def bench_ray_up(n: int, cap: float, settle_s: float, autoscaler: str, workdir: Path) -> dict:
     hosts = Hosts(f"bench-rl{n}", n)
     log(f"ray up: sandbox bench-rl{n} up in {hosts.up_s} s: head {hosts.head}, workers {hosts.workers}")
-    config = yaml.safe_load(TEMPLATE.read_text())
+    config = yaml.safe_load(TEMPLATE.read_text().replace("RAY_VERSION", RAY_VERSION))
     config["cluster_name"] = hosts.name
     config["provider"].update(head_ip=hosts.head, worker_ips=hosts.workers)
     config["auth"].update(ssh_user=hosts.ssh_user, ssh_private_key=hosts.key)
