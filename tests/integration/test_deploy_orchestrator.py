@@ -77,6 +77,21 @@ def alive_everywhere(cluster) -> bool:
     return sorted(cluster.alive()) == sorted(cluster.hosts().values())
 
 
+GATHER_ACTIONS = {"gather_facts", "ansible.builtin.gather_facts"}
+
+
+def fact_gathering(checkpoints: list[dict]) -> dict[str, list[str]]:
+    """Per host, the checkpoints whose runner events show a play gathering its facts."""
+    out: dict[str, list[str]] = {}
+    for cp in checkpoints:
+        for path in sorted(Path(cp["artifacts"], "job_events").glob("*.json")):
+            event = json.loads(path.read_text())
+            data = event.get("event_data") or {}
+            if event.get("event") == "runner_on_ok" and data.get("task_action") in GATHER_ACTIONS:
+                out.setdefault(data["host"], []).append(cp["name"])
+    return out
+
+
 @pytest.fixture(scope="module")
 def orch():
     # New hosts, unless RAYDEPLOY_KEEP_SANDBOX asks to reuse the ones kept from an earlier run.
@@ -308,21 +323,6 @@ def test_auto_approve_from_bare_hosts_exits_0_with_a_complete_audit_trail(orch2,
     # 01 and 04 both gather facts; through ansible.cfg's shared cache 04 reuses 01's.
     gathered = fact_gathering(result["checkpoints"])
     assert gathered == {h: ["prerequisites-check"] for h in orch2.hosts()}, gathered
-
-
-def fact_gathering(checkpoints: list[dict]) -> dict[str, list[str]]:
-    """Per host, the checkpoints whose runner events show a play gathering its facts."""
-    out: dict[str, list[str]] = {}
-    for cp in checkpoints:
-        for path in sorted(Path(cp["artifacts"], "job_events").glob("*.json")):
-            event = json.loads(path.read_text())
-            data = event.get("event_data") or {}
-            if event.get("event") == "runner_on_ok" and data.get("task_action") in GATHER_ACTIONS:
-                out.setdefault(data["host"], []).append(cp["name"])
-    return out
-
-
-GATHER_ACTIONS = {"gather_facts", "ansible.builtin.gather_facts"}
 
 
 def test_host_stopped_during_04_fails_naming_it_and_resume_finishes(orch2, tmp_path_factory):
