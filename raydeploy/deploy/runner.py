@@ -240,8 +240,8 @@ def run_checkpoint(checkpoint: Checkpoint, *, inventory: Path, state_root: Path,
         cancel_callback=cancelled or (lambda: False),
         suppress_env_files=True,
         # ansible-runner's default ('jsonfile') points the fact cache at a directory of this run's
-        # own; any other value leaves ansible.cfg's shared cache in place, so 04 reuses the facts
-        # 01 gathered instead of gathering them again on every host.
+        # own; any other value leaves ansible.cfg's shared cache in place, so 03 and 04 reuse the
+        # facts 01 gathered instead of gathering them again on every host.
         fact_cache_type="ansible.cfg",
     )
     result.status = runner.status
