@@ -161,3 +161,38 @@ def hosts_arguments(description: str, max_hosts: int) -> argparse.Namespace:
     if not 2 <= args.hosts <= max_hosts:
         raise SystemExit(f"--hosts must be 2..{max_hosts}")
     return args
+
+
+# Why measured sandboxes are stopped and removed only at the end. On ext4 without a journal (this
+# machine's /dev/vda: /sys/fs/ext4/vda/journal_task reads <none>), each new file skips every free
+# inode deleted in the last 60 s, or 360 s while its inode table block is still dirty
+# (find_inode_bit() and recently_deleted() in fs/ext4/ialloc.c). Removing the last run's hosts just
+# before the next run made every host's venv unpack (11,075 files) cost 6-10 s of kernel CPU instead
+# of about 1 (benchmarks/fs_recent_deletes.py), on every host at once: a cost of the benchmark's own
+# teardown, which servers with a journaled file system never pay.
+RECENT_DELETE_WINDOW_S = 370
+
+
+def stop_sandbox(name: str) -> None:
+    """Stops a measured sandbox's hosts, so their Ray takes no CPU from later runs, without
+    deleting their files (see RECENT_DELETE_WINDOW_S)."""
+    from raydeploy.sandbox.hosts import LABEL
+
+    ids = subprocess.run(["docker", "ps", "-q", "--filter", f"label={LABEL}={name}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "stop", "-t", "10", *ids], capture_output=True, check=True, timeout=300)
+
+
+def remove_sandboxes(names: list[str], wait_if_removed: bool) -> int:
+    """Removes these sandboxes (and forgets their hosts' cached facts); with wait_if_removed, when
+    any existed, syncs and waits out ext4's recently-deleted window before anything is measured."""
+    from raydeploy.sandbox.hosts import Sandbox
+
+    removed = sum(Sandbox(name).down() for name in names)
+    if removed and wait_if_removed:
+        print(f"removed {removed} leftover sandbox host(s); waiting {RECENT_DELETE_WINDOW_S} s so their "
+              "deleted files do not slow the first measurement", flush=True)
+        os.sync()
+        time.sleep(RECENT_DELETE_WINDOW_S)
+    return removed

@@ -16,6 +16,8 @@ Around each checkpoint, common.CpuMeter counts CPU seconds: the machine's, the c
 and each sandbox host's (Ray's units, sshd's sessions). At 6 hosts the run keeps the shared
 cores busy, so it cannot be faster than machine CPU seconds / cores ("floor" in the results).
 Sizes measured in earlier runs stay in the results, keyed by hosts, so sizes can run separately.
+Each run gets its own new sandbox (bench-g<hosts>r<run>), stopped after it and removed with the
+others at the end: see common.RECENT_DELETE_WINDOW_S for why nothing is deleted in between.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
-from common import BIN, RESULTS, CpuMeter, settle, summary, timed, write
+from common import BIN, RESULTS, CpuMeter, remove_sandboxes, settle, stop_sandbox, summary, timed, write
 
 from raydeploy import checkpoints
 from raydeploy.deploy.runner import run_checkpoint
@@ -131,28 +133,33 @@ def ray_node_ids(inventory: Path) -> list[str]:
     return sorted(r["node_id"] for r in rows if r.get("state") == "ALIVE")
 
 
-def measure(hosts: int, run: int, keep_artifacts: bool) -> dict:
-    name = f"bench-g{hosts}"
-    raydeploy = str(BIN / "raydeploy")
-    timed([raydeploy, "sandbox", "down", "--name", name])  # also forgets the old hosts' cached facts
-    sandbox_up_s = timed([raydeploy, "sandbox", "up", "--hosts", str(hosts), "--name", name])
+def sandbox_name(hosts: int, run: int) -> str:
+    return f"bench-g{hosts}r{run}"
+
+
+def measure(hosts: int, run: int, keep: bool, state_roots: list[Path]) -> dict:
+    """One cold and one no-change 01->04 on a new sandbox, which is stopped afterwards, not
+    removed: removing it would slow the next run's file creation (common.RECENT_DELETE_WINDOW_S)."""
+    name = sandbox_name(hosts, run)
+    sandbox_up_s = timed([str(BIN / "raydeploy"), "sandbox", "up", "--hosts", str(hosts), "--name", name])
     sandbox = Sandbox(name)
     inventory = sandbox.inventory_path
     meter = CpuMeter(sandbox, hosts)
     quiet = settle()
     state_root = Path(tempfile.mkdtemp(prefix=f"deploy_growth-{name}-"))
+    state_roots.append(state_root)
     try:
         cold = run_01_04(inventory, state_root, f"r{run}-cold", meter)
         before = ray_node_ids(inventory)
         rerun = run_01_04(inventory, state_root, f"r{run}-rerun", meter)
         after = ray_node_ids(inventory)
     finally:
-        if not keep_artifacts:
-            shutil.rmtree(state_root, ignore_errors=True)
+        if not keep:
+            stop_sandbox(name)
     rerun["ray_nodes_before"], rerun["ray_nodes_after"] = before, after
     rerun["ray_restarted"] = before != after
-    return {"sandbox_up_s": round(sandbox_up_s, 1), "settle": quiet, "cold": cold, "rerun": rerun,
-            "artifacts": str(state_root) if keep_artifacts else None}
+    return {"sandbox": name, "sandbox_up_s": round(sandbox_up_s, 1), "settle": quiet, "cold": cold,
+            "rerun": rerun, "artifacts": str(state_root) if keep else None}
 
 
 def aggregate(hosts: int, runs: list[dict]) -> dict:
@@ -210,6 +217,15 @@ def markdown(sizes: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def print_run(run: dict) -> None:
+    cold, rerun = run["cold"], run["rerun"]
+    print(json.dumps({"slowest": cold["slowest"], "rerun_slowest": rerun["slowest"],
+                      "cold": cold["checkpoints"], "rerun": rerun["checkpoints"],
+                      "changed": rerun["changed_tasks"],
+                      "load": [cold["load_start"], cold["load_end"], rerun["load_start"], rerun["load_end"]]},
+                     indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hosts", type=int, action="append", required=True, choices=range(1, 33))
@@ -218,22 +234,24 @@ def main() -> None:
     args = parser.parse_args()
     path = RESULTS / "deploy_growth.json"
     sizes = json.loads(path.read_text()).get("sizes", {}) if path.exists() else {}
-    for hosts in dict.fromkeys(args.hosts):
-        try:
-            runs = [measure(hosts, run, args.keep) for run in range(args.repeat)]
-        finally:
-            if not args.keep:
-                timed([str(BIN / "raydeploy"), "sandbox", "down", "--name", f"bench-g{hosts}"])
-        sizes[str(hosts)] = aggregate(hosts, runs)
-        write("deploy_growth", {"sizes": sizes})  # after each size, so a later failure keeps it
-        (RESULTS / "deploy_growth.md").write_text(markdown(sizes))
-        print(json.dumps({k: v for k, v in sizes[str(hosts)].items() if k != "runs"}, indent=1))
-        for run in runs:
-            print(json.dumps({"slowest": run["cold"]["slowest"], "rerun_slowest": run["rerun"]["slowest"],
-                              "cold": run["cold"]["checkpoints"],
-                              "rerun": run["rerun"]["checkpoints"], "changed": run["rerun"]["changed_tasks"],
-                              "load": [run["cold"]["load_start"], run["cold"]["load_end"],
-                                       run["rerun"]["load_start"], run["rerun"]["load_end"]]}, indent=1))
+    names = [sandbox_name(h, run) for h in dict.fromkeys(args.hosts) for run in range(args.repeat)]
+    # Leftovers of an interrupted run, and the one-sandbox-per-size names of earlier versions.
+    remove_sandboxes(names + [f"bench-g{h}" for h in args.hosts], wait_if_removed=True)
+    state_roots: list[Path] = []
+    try:
+        for hosts in dict.fromkeys(args.hosts):
+            runs = [measure(hosts, run, args.keep, state_roots) for run in range(args.repeat)]
+            sizes[str(hosts)] = aggregate(hosts, runs)
+            write("deploy_growth", {"sizes": sizes})  # after each size, so a later failure keeps it
+            (RESULTS / "deploy_growth.md").write_text(markdown(sizes))
+            print(json.dumps({k: v for k, v in sizes[str(hosts)].items() if k != "runs"}, indent=1))
+            for run in runs:
+                print_run(run)
+    finally:
+        if not args.keep:
+            remove_sandboxes(names, wait_if_removed=False)
+            for root in state_roots:
+                shutil.rmtree(root, ignore_errors=True)
     print(RESULTS / "deploy_growth.md")
     print((RESULTS / "deploy_growth.md").read_text())
 
