@@ -214,3 +214,23 @@ def test_common_preflight_refuses_multi_line_settings(tmp_path, values, ok):
     assert (proc.returncode == 0) is ok, proc.stdout[-3000:]
     if not ok:
         assert "common_sysctl values must be one line and common_ntp_servers host names" in proc.stdout
+
+
+@pytest.mark.parametrize(("values", "needles"), [
+    ({"ansible_os_family": "RedHat", "ansible_distribution": "Rocky"}, ["runs Rocky (RedHat)"]),
+    ({"common_ray_home": "home/ray"}, ["common_ray_home (home/ray) must be an absolute path"]),
+    ({"common_nofile_limit": 512}, ["common_nofile_limit is 512; Ray needs at least 1024"]),
+    ({"common_sysctl": {"vm max map": "1"}},
+     ["common_sysctl has keys that are not sysctl names: vm max map"]),
+    # Every problem in one failure, not only the first.
+    ({"common_nofile_limit": 512, "common_sysctl": {"vm;x": "1"}, "common_ntp_servers": ["a b"]},
+     ["common_nofile_limit is 512", "not sysctl names: vm;x", "common_sysctl values must be one line"])])
+def test_common_preflight_names_each_problem(tmp_path, values, needles):
+    play = tmp_path / "common-preflight.yml"
+    play.write_text(COMMON_PREFLIGHT.format(defaults=PROJECT / "roles/common/defaults/main.yml"))
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(play),
+                           "-e", json.dumps(values)], capture_output=True, text=True, cwd=PROJECT,
+                          timeout=300, env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    for needle in needles:
+        assert needle in proc.stdout, proc.stdout[-3000:]
