@@ -30,6 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import common
 import yaml
 from common import BIN, PROJECT, RESULTS, settle, write_report
 from ray._common.utils import get_default_ray_temp_dir
@@ -52,6 +53,9 @@ EARLIER = ["playbooks/01-prerequisites-check.yml", "playbooks/02-docker-installa
 RAY_PROCS = (r"[r]aylet|[g]cs_server|[r]ay/dashboard|[r]ay-dashboard-|[r]ay::|[r]ay/_private/"
              r"|[r]ay/autoscaler|[d]efault_worker|bin/[r]ay start")
 POLL_S = 1.0
+# Sandboxes measured and stopped, removed together at the end: removing one just before the next
+# measurement would slow that measurement's file creation (common.RECENT_DELETE_WINDOW_S).
+RETIRED: list[str] = []
 
 
 def load() -> float:
@@ -68,8 +72,9 @@ class Hosts:
     def __init__(self, name: str, n: int):
         self.name, self.n = name, n
         raydeploy = str(BIN / "raydeploy")
-        # `sandbox down` also forgets the old hosts' cached facts, so new hosts start cold.
-        subprocess.run([raydeploy, "sandbox", "down", "--name", name], capture_output=True, timeout=300)
+        # A leftover of an interrupted run under this name; removing it also forgets its hosts'
+        # cached facts, so new hosts start cold.
+        common.remove_sandboxes([name], wait_if_removed=True)
         started = time.monotonic()
         proc = subprocess.run([raydeploy, "sandbox", "up", "--hosts", str(n), "--name", name],
                               capture_output=True, text=True, timeout=900, cwd=PROJECT)
@@ -106,8 +111,9 @@ class Hosts:
         return {ip: self.ssh(ip, "pgrep -f '[r]aylet/raylet ' | tr '\\n' ' '").strip() for ip in self.ips}
 
     def down(self) -> None:
-        subprocess.run([str(BIN / "raydeploy"), "sandbox", "down", "--name", self.name],
-                       capture_output=True, timeout=300)
+        """Stops the hosts; main() removes them with the others at the end."""
+        common.stop_sandbox(self.name)
+        RETIRED.append(self.name)
 
 
 def dashboard_nodes(hosts: Hosts, token: str | None) -> list[dict] | None:
@@ -304,7 +310,8 @@ def bench_raydeploy(n: int, cap: float, settle_s: float, workdir: Path) -> dict:
             # 04 alone did not work: fresh hosts again, 01-03 first, then the cold 04.
             log("04 alone failed; fresh hosts, 01-03, then 04")
             out["cold_04_alone_failed"] = out.pop("cold")
-            hosts = Hosts(hosts.name, n)
+            hosts.down()
+            hosts = Hosts(f"bench-rd{n}b", n)
             for path in EARLIER:
                 run = playbook(path, hosts, confirm, workdir / f"{Path(path).stem}.log", cap, False)
                 out["before_04"].append({"playbook": path, **run})
@@ -319,8 +326,13 @@ def bench_raydeploy(n: int, cap: float, settle_s: float, workdir: Path) -> dict:
                         workdir / "03-all.log", cap, False)
         out["down"] = {**down, **leftovers(hosts, settle_s), "load_end": load()}
         log(f"  left: {out['down']['ray_processes_right_after']} -> {out['down']['ray_processes_later']}")
-        # The next cluster of the same platform: fresh hosts unpack the cached venv.
-        hosts = Hosts(hosts.name, n)
+        # The next cluster of the same platform: fresh hosts unpack the cached venv. 03 has just
+        # deleted every host's venv, so first wait out the file system's recently-deleted window.
+        hosts.down()
+        log(f"waiting {common.RECENT_DELETE_WINDOW_S} s after 03's deletions (common.RECENT_DELETE_WINDOW_S)")
+        os.sync()
+        time.sleep(common.RECENT_DELETE_WINDOW_S)
+        hosts = Hosts(f"bench-rd{n}c", n)
         log("checkpoint 04 alone on fresh hosts, the venv cached on the controller")
         out["cold_cached"] = {**playbook(PLAYBOOK_04, hosts, cold, workdir / "04-cold-cached.log", cap, True),
                               "settled": hosts.settled}
@@ -429,25 +441,33 @@ def main() -> None:
     path = RESULTS / f"{NAME}.json"
     doc = json.loads(path.read_text()) if path.exists() else {}
     runs = doc.get("runs", {})
-    for n in ARGS.hosts or [3]:
-        if not 2 <= n <= 32:
-            raise SystemExit("--hosts must be 2..32")
-        workdir = Path(tempfile.gettempdir()) / "raydeploy-bench-launcher" / str(n)
-        workdir.mkdir(parents=True, exist_ok=True)
-        log(f"N = {n}, cap {ARGS.cap} s; logs in {workdir}")
-        run = {"date": dt.date.today().isoformat(), "cap_s": ARGS.cap, "node": platform.node()}
-        if ARGS.only:
-            run = {**runs.get(str(n), {}), **run}
-        if ARGS.only in (None, "ray-up"):
-            started = dt.datetime.now().isoformat(timespec="seconds")
-            run["ray_up"] = {"started": started,
-                             **bench_ray_up(n, ARGS.cap, ARGS.settle, ARGS.autoscaler, workdir)}
-        if ARGS.only in (None, "raydeploy"):
-            started = dt.datetime.now().isoformat(timespec="seconds")
-            run["raydeploy"] = {"started": started, **bench_raydeploy(n, ARGS.cap, ARGS.settle, workdir)}
-        print(json.dumps(run, indent=2))
-        if not {"ray_up", "raydeploy"} <= run.keys():
-            continue
+    try:
+        for n in ARGS.hosts or [3]:
+            bench(n, runs)
+    finally:
+        if not ARGS.keep:
+            common.remove_sandboxes(RETIRED, wait_if_removed=False)
+
+
+def bench(n: int, runs: dict) -> None:
+    """Both sides for N hosts; merges N's result into runs and rewrites the report."""
+    if not 2 <= n <= 32:
+        raise SystemExit("--hosts must be 2..32")
+    workdir = Path(tempfile.gettempdir()) / "raydeploy-bench-launcher" / str(n)
+    workdir.mkdir(parents=True, exist_ok=True)
+    log(f"N = {n}, cap {ARGS.cap} s; logs in {workdir}")
+    run = {"date": dt.date.today().isoformat(), "cap_s": ARGS.cap, "node": platform.node()}
+    if ARGS.only:
+        run = {**runs.get(str(n), {}), **run}
+    if ARGS.only in (None, "ray-up"):
+        started = dt.datetime.now().isoformat(timespec="seconds")
+        result = bench_ray_up(n, ARGS.cap, ARGS.settle, ARGS.autoscaler, workdir)
+        run["ray_up"] = {"started": started, **result}
+    if ARGS.only in (None, "raydeploy"):
+        started = dt.datetime.now().isoformat(timespec="seconds")
+        run["raydeploy"] = {"started": started, **bench_raydeploy(n, ARGS.cap, ARGS.settle, workdir)}
+    print(json.dumps(run, indent=2))
+    if {"ray_up", "raydeploy"} <= run.keys():
         runs[str(n)] = run
         print(write_report(NAME, {"ray_version": RAY_VERSION, "runs": runs}, markdown))
 
