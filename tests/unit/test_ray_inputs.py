@@ -199,6 +199,14 @@ COMMON_PREFLIGHT = """
 """
 
 
+def common_preflight(tmp_path: Path, values: dict) -> subprocess.CompletedProcess:
+    play = tmp_path / "common-preflight.yml"
+    play.write_text(COMMON_PREFLIGHT.format(defaults=PROJECT / "roles/common/defaults/main.yml"))
+    return subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(play),
+                           "-e", json.dumps(values)], capture_output=True, text=True, cwd=PROJECT,
+                          timeout=300, env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+
+
 @pytest.mark.parametrize(("values", "ok"), [
     ({}, True), ({"common_ntp_servers": ["pool.ntp.org", "10.0.0.1", "fe80::1"]}, True),
     ({"common_sysctl": {"net.ipv4.ip_local_port_range": "1024 65535"}}, True),
@@ -206,11 +214,7 @@ COMMON_PREFLIGHT = """
     ({"common_ntp_servers": ["x;touch /tmp/pwned"]}, False),
     ({"common_sysctl": {"kernel.core_pattern": "core\nkernel.core_pattern=|/tmp/x"}}, False)])
 def test_common_preflight_refuses_multi_line_settings(tmp_path, values, ok):
-    play = tmp_path / "common-preflight.yml"
-    play.write_text(COMMON_PREFLIGHT.format(defaults=PROJECT / "roles/common/defaults/main.yml"))
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(play),
-                           "-e", json.dumps(values)], capture_output=True, text=True, cwd=PROJECT,
-                          timeout=300, env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+    proc = common_preflight(tmp_path, values)
     assert (proc.returncode == 0) is ok, proc.stdout[-3000:]
     if not ok:
         assert "common_sysctl values must be one line and common_ntp_servers host names" in proc.stdout
@@ -226,11 +230,7 @@ def test_common_preflight_refuses_multi_line_settings(tmp_path, values, ok):
     ({"common_nofile_limit": 512, "common_sysctl": {"vm;x": "1"}, "common_ntp_servers": ["a b"]},
      ["common_nofile_limit is 512", "not sysctl names: vm;x", "common_sysctl values must be one line"])])
 def test_common_preflight_names_each_problem(tmp_path, values, needles):
-    play = tmp_path / "common-preflight.yml"
-    play.write_text(COMMON_PREFLIGHT.format(defaults=PROJECT / "roles/common/defaults/main.yml"))
-    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", str(play),
-                           "-e", json.dumps(values)], capture_output=True, text=True, cwd=PROJECT,
-                          timeout=300, env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+    proc = common_preflight(tmp_path, values)
     assert proc.returncode != 0, proc.stdout[-3000:]
     for needle in needles:
         assert needle in proc.stdout, proc.stdout[-3000:]
