@@ -167,10 +167,18 @@ def hosts_arguments(description: str, max_hosts: int) -> argparse.Namespace:
 # machine's /dev/vda: /sys/fs/ext4/vda/journal_task reads <none>), each new file skips every free
 # inode deleted in the last 60 s, or 360 s while its inode table block is still dirty
 # (find_inode_bit() and recently_deleted() in fs/ext4/ialloc.c). Removing the last run's hosts just
-# before the next run made every host's venv unpack (11,075 files) cost 6-10 s of kernel CPU instead
-# of about 1 (benchmarks/fs_recent_deletes.py), on every host at once: a cost of the benchmark's own
-# teardown, which servers with a journaled file system never pay.
+# before the next run made every host's venv unpack cost several times the kernel CPU
+# (fs_recent_deletes.py: 0.95 s clean, 2.93 s right after one venv's files were deleted), on every
+# host at once: a cost of the benchmark's own teardown, which servers with a journaled file
+# system never pay.
 RECENT_DELETE_WINDOW_S = 370
+
+
+def wait_out_recent_deletes(window_s: float = RECENT_DELETE_WINDOW_S) -> None:
+    """Writes dirty inode tables back and waits until files deleted so far no longer count as
+    recently deleted."""
+    os.sync()
+    time.sleep(window_s)
 
 
 def stop_sandbox(name: str) -> None:
@@ -193,6 +201,5 @@ def remove_sandboxes(names: list[str], wait_if_removed: bool) -> int:
     if removed and wait_if_removed:
         print(f"removed {removed} leftover sandbox host(s); waiting {RECENT_DELETE_WINDOW_S} s so their "
               "deleted files do not slow the first measurement", flush=True)
-        os.sync()
-        time.sleep(RECENT_DELETE_WINDOW_S)
+        wait_out_recent_deletes()
     return removed

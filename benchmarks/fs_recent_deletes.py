@@ -24,9 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RECENT_DELETE_WINDOW_S, write
+from common import RECENT_DELETE_WINDOW_S, wait_out_recent_deletes, write
 
-VENV_CACHE = Path("~/.cache/raydeploy/venvs").expanduser()  # ray_common's ray_venv_artifact_controller_dir
+from raydeploy.settings import role_defaults
+
+VENV_CACHE = Path(role_defaults("ray_common")["ray_venv_artifact_controller_dir"]).expanduser()
 
 
 def journal_task(path: Path) -> str:
@@ -51,11 +53,6 @@ def unpack(archive: Path, into: Path) -> dict:
             "files": sum(len(files) for _, _, files in os.walk(into))}
 
 
-def quiet(window: float) -> None:
-    os.sync()
-    time.sleep(window)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", type=Path, help="a packed venv (default: the newest in the cache)")
@@ -70,12 +67,12 @@ def main() -> None:
         raise SystemExit("--window must be 0..900")
     work = Path(tempfile.mkdtemp(prefix="fs_recent_deletes-", dir=args.dir))
     try:
-        quiet(args.window)
+        wait_out_recent_deletes(args.window)
         clean = unpack(archive, work / "a")
         shutil.rmtree(work / "a")
         after_delete = unpack(archive, work / "b")
         shutil.rmtree(work / "b")
-        quiet(args.window)
+        wait_out_recent_deletes(args.window)
         after_wait = unpack(archive, work / "c")
     finally:
         shutil.rmtree(work, ignore_errors=True)

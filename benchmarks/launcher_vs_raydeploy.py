@@ -330,8 +330,7 @@ def bench_raydeploy(n: int, cap: float, settle_s: float, workdir: Path) -> dict:
         # deleted every host's venv, so first wait out the file system's recently-deleted window.
         hosts.down()
         log(f"waiting {common.RECENT_DELETE_WINDOW_S} s after 03's deletions (common.RECENT_DELETE_WINDOW_S)")
-        os.sync()
-        time.sleep(common.RECENT_DELETE_WINDOW_S)
+        common.wait_out_recent_deletes()
         hosts = Hosts(f"bench-rd{n}c", n)
         log("checkpoint 04 alone on fresh hosts, the venv cached on the controller")
         out["cold_cached"] = {**playbook(PLAYBOOK_04, hosts, cold, workdir / "04-cold-cached.log", cap, True),
