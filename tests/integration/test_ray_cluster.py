@@ -123,7 +123,8 @@ def test_rerun_changes_nothing_and_a_running_job_survives(e2e_cluster, cold):
 
 
 # The first task of the install, which the fast path skips and the full path always runs.
-INSTALL_TASK = "Find out which Ray virtualenv this host has."
+INSTALL_TASK = (
+    "Find out which packages a Ray virtualenv needs are missing and which virtualenv this host has.")
 
 
 def recap_changed(run) -> dict:
