@@ -31,10 +31,35 @@ def machine() -> dict:
     return {
         "date": dt.date.today().isoformat(),
         "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "sha256_256mib_s": _core_speed_s(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
         "python": platform.python_version(),
         "kernel": platform.release(),
     }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+# Figures from different machines (or one machine's vCPUs on a busier day) differ by up to 2x
+# here, and the CPU model alone does not say it: one core's time for a fixed hash does.
+def _core_speed_s() -> float:
+    import hashlib
+
+    block = b"\0" * 2**20
+    digest = hashlib.sha256()
+    start = time.perf_counter()
+    for _ in range(256):
+        digest.update(block)
+    return round(time.perf_counter() - start, 3)
 
 
 def summary(samples: list[float]) -> dict:
