@@ -2,8 +2,10 @@
 auto-approve from bare hosts, a host lost during 04 and --resume, refused approvals, the lock,
 Ctrl-C, and the --json schema.
 
-Two sandboxes: `orch` (interactive run, then refusals, lock and Ctrl-C on the deployed
-cluster) and `orch2` (bare hosts: --auto-approve, then a host stopped during 04 and --resume).
+One sandbox, `orch`, in file order: a dry run and --auto-approve on its bare hosts, then on the
+deployed cluster the interactive run, refusals, the lock and Ctrl-C, and last a host stopped
+during 04 and --resume. (One cold deploy instead of two: the interactive run's approvals and
+denial are the same on deployed hosts, and its 04 still has to end with every node ALIVE.)
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pytest
 
 from raydeploy.deploy import RESULT_SCHEMA
 from raydeploy.sandbox.hosts import Sandbox
-from tests.conftest import BIN, PROJECT, keep_sandbox, kept_sandbox, run_cli
+from tests.conftest import BIN, PROJECT, kept_sandbox, run_cli
 
 pytestmark = pytest.mark.sandbox
 DEPLOY_MASTER = PROJECT / "modular-deployment" / "deploy-master.py"
@@ -94,14 +96,8 @@ def fact_gathering(checkpoints: list[dict]) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def orch():
-    # New hosts, unless RAYDEPLOY_KEEP_SANDBOX asks to reuse the ones kept from an earlier run.
-    with kept_sandbox("orch", 3, fresh=not keep_sandbox()) as cluster:
-        yield cluster
-
-
-@pytest.fixture(scope="module")
-def orch2():
-    with kept_sandbox("orch2", 3, fresh=True) as cluster:  # always bare: the test deploys from nothing
+    # Always new hosts: the first tests deploy from nothing.
+    with kept_sandbox("orch", 3, fresh=True) as cluster:
         yield cluster
 
 
@@ -110,7 +106,56 @@ def orch_state(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("orch-state")
 
 
-# -- interactive: previews at 02 and 03, deny 03, then a new run approves it -------------------
+# -- bare hosts: a dry run, then --auto-approve --------------------------------------------------
+def test_dry_run_on_bare_hosts_previews_every_checkpoint_and_changes_nothing(orch, tmp_path):
+    """What a cautious operator runs first on new servers: every checkpoint previewed in check
+    mode without a failure, the two gates left pending, nothing installed."""
+    from raydeploy import checkpoints
+
+    proc = deploy_master("--deploy", "--dry-run", "--json", "--inventory", str(orch.inventory),
+                         "--state-dir", str(tmp_path / "state"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    result = json.loads(proc.stdout)
+    jsonschema.validate(result, json.loads(RESULT_SCHEMA.read_text()))
+    assert result["status"] == "previewed", result["message"]
+    assert [c["name"] for c in result["checkpoints"]] == [c.name for c in checkpoints.load()]
+    assert all(c["status"] == "previewed" and c["preview"]["ok"] for c in result["checkpoints"])
+    gates = {c["name"]: c["approval"]["state"] for c in result["checkpoints"] if c["approval_required"]}
+    assert gates == {"docker-installation": "pending", "cleanup-existing": "pending"}
+    for host in orch.hosts():
+        probe = orch.ssh(host, "test -e /opt/ray/venv && echo present || echo absent")
+        assert probe.stdout.strip() == "absent", host
+
+
+def test_auto_approve_from_bare_hosts_exits_0_with_a_complete_audit_trail(orch, tmp_path_factory):
+    state = tmp_path_factory.getbasetemp() / "orch-auto-state"
+    Sandbox(orch.name).forget_facts()  # the dry run before this test cached them
+    proc = deploy_master("--deploy", "--auto-approve", "--inventory", str(orch.inventory), "--state-dir",
+                         str(state), "--json")
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    result = json.loads(proc.stdout)
+    jsonschema.validate(result, json.loads(RESULT_SCHEMA.read_text()))
+    assert result["status"] == "succeeded"
+    assert [c["status"] for c in result["checkpoints"]] == ["succeeded"] * 6
+    run = result["run_id"]
+    trail = [(e["event"], e.get("checkpoint")) for e in events(state, run)]
+    expected = [("run_started", None)]
+    for cp in result["checkpoints"]:
+        if cp["approval_required"]:
+            expected += [("preview", cp["name"]), ("approval_requested", cp["name"]),
+                         ("approval_granted", cp["name"]), ("approval_consumed", cp["name"])]
+        expected += [("checkpoint_started", cp["name"]), ("checkpoint_finished", cp["name"])]
+    expected.append(("run_finished", None))
+    granted = [e for e in audit(state) if e["event"] == "approval_granted"]
+    assert [e["reason"] for e in granted] == ["auto-approve", "auto-approve"]
+    assert trail == [t for t in trail if t in expected] and set(trail) >= set(expected), trail
+    assert alive_everywhere(orch)
+    # 01 and 04 both gather facts; through ansible.cfg's shared cache 04 reuses 01's.
+    gathered = fact_gathering(result["checkpoints"])
+    assert gathered == {h: ["prerequisites-check"] for h in orch.hosts()}, gathered
+
+
+# -- deployed: previews at 02 and 03, deny 03, then a new run approves it ---------------------
 def spawn(*args: str) -> pexpect.spawn:
     child = pexpect.spawn(str(BIN / "python"), [str(DEPLOY_MASTER), *args], cwd=str(PROJECT),
                           env={**os.environ, "COLUMNS": "200", "LINES": "50"}, encoding="utf-8",
@@ -276,61 +321,13 @@ def test_ctrl_c_leaves_state_consistent_and_releases_the_lock(orch, tmp_path, wh
     assert again.returncode == 3, again.stderr  # the lock is free: it got as far as the gate
 
 
-# -- bare hosts: --auto-approve, then a host lost during 04 and --resume --------------------------
-def test_dry_run_on_bare_hosts_previews_every_checkpoint_and_changes_nothing(orch2, tmp_path):
-    """What a cautious operator runs first on new servers: every checkpoint previewed in check
-    mode without a failure, the two gates left pending, nothing installed."""
-    from raydeploy import checkpoints
-
-    proc = deploy_master("--deploy", "--dry-run", "--json", "--inventory", str(orch2.inventory),
-                         "--state-dir", str(tmp_path / "state"))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    result = json.loads(proc.stdout)
-    jsonschema.validate(result, json.loads(RESULT_SCHEMA.read_text()))
-    assert result["status"] == "previewed", result["message"]
-    assert [c["name"] for c in result["checkpoints"]] == [c.name for c in checkpoints.load()]
-    assert all(c["status"] == "previewed" and c["preview"]["ok"] for c in result["checkpoints"])
-    gates = {c["name"]: c["approval"]["state"] for c in result["checkpoints"] if c["approval_required"]}
-    assert gates == {"docker-installation": "pending", "cleanup-existing": "pending"}
-    for host in orch2.hosts():
-        probe = orch2.ssh(host, "test -e /opt/ray/venv && echo present || echo absent")
-        assert probe.stdout.strip() == "absent", host
-
-
-def test_auto_approve_from_bare_hosts_exits_0_with_a_complete_audit_trail(orch2, tmp_path_factory):
-    state = tmp_path_factory.getbasetemp() / "orch2-state"
-    Sandbox(orch2.name).forget_facts()  # the dry run before this test cached them
-    proc = deploy_master("--deploy", "--auto-approve", "--inventory", str(orch2.inventory), "--state-dir",
-                         str(state), "--json")
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    result = json.loads(proc.stdout)
-    jsonschema.validate(result, json.loads(RESULT_SCHEMA.read_text()))
-    assert result["status"] == "succeeded"
-    assert [c["status"] for c in result["checkpoints"]] == ["succeeded"] * 6
-    run = result["run_id"]
-    trail = [(e["event"], e.get("checkpoint")) for e in events(state, run)]
-    expected = [("run_started", None)]
-    for cp in result["checkpoints"]:
-        if cp["approval_required"]:
-            expected += [("preview", cp["name"]), ("approval_requested", cp["name"]),
-                         ("approval_granted", cp["name"]), ("approval_consumed", cp["name"])]
-        expected += [("checkpoint_started", cp["name"]), ("checkpoint_finished", cp["name"])]
-    expected.append(("run_finished", None))
-    granted = [e for e in audit(state) if e["event"] == "approval_granted"]
-    assert [e["reason"] for e in granted] == ["auto-approve", "auto-approve"]
-    assert trail == [t for t in trail if t in expected] and set(trail) >= set(expected), trail
-    assert alive_everywhere(orch2)
-    # 01 and 04 both gather facts; through ansible.cfg's shared cache 04 reuses 01's.
-    gathered = fact_gathering(result["checkpoints"])
-    assert gathered == {h: ["prerequisites-check"] for h in orch2.hosts()}, gathered
-
-
-def test_host_stopped_during_04_fails_naming_it_and_resume_finishes(orch2, tmp_path_factory):
-    state = tmp_path_factory.getbasetemp() / "orch2-state"
-    common = ("--inventory", str(orch2.inventory), "--state-dir", str(state),
+# -- last, as it stops a host: a host lost during 04 and --resume ----------------------------------
+def test_host_stopped_during_04_fails_naming_it_and_resume_finishes(orch, tmp_path_factory):
+    state = tmp_path_factory.getbasetemp() / "orch-auto-state"
+    common = ("--inventory", str(orch.inventory), "--state-dir", str(state),
               "--extra-vars", "ray_wait_timeout_s=45")
-    victim = orch2.host(3)
-    container = f"raydeploy-{orch2.name}-3"
+    victim = orch.host(3)
+    container = f"raydeploy-{orch.name}-3"
     proc = start("--deploy", "--auto-approve", *common)
     try:
         wait_for(lambda: checkpoint_status(state, "ray-deployment") == "running", 900, "checkpoint 04", proc)
@@ -348,10 +345,10 @@ def test_host_stopped_during_04_fails_naming_it_and_resume_finishes(orch2, tmp_p
     assert [e["checkpoint"] for e in events(state, first, "checkpoint_started")][:3] == [
         "prerequisites-check", "docker-installation", "cleanup-existing"]
 
-    run_cli("sandbox", "up", "--hosts", "3", "--name", orch2.name, check=True)  # the host is back
+    run_cli("sandbox", "up", "--hosts", "3", "--name", orch.name, check=True)  # the host is back
     resumed = deploy_master("--resume", *common)
     assert resumed.returncode == 0, resumed.stdout[-5000:]
     run = last_run(state)
     started = [e["checkpoint"] for e in events(state, run, "checkpoint_started")]
     assert started == ["ray-deployment", "monitoring-deployment", "final-validation"]
-    assert alive_everywhere(orch2)
+    assert alive_everywhere(orch)
