@@ -8,4 +8,4 @@ raydeploy sandbox engine
 echo "== ruff";         ruff check .
 echo "== yamllint";     yamllint -s .
 echo "== ansible-lint"; ansible-lint --profile production -q
-echo "== pytest";       exec bash scripts/pytest-strict.sh tests "$@"
+echo "== pytest";       exec bash scripts/pytest-strict.sh tests --durations=25 "$@"

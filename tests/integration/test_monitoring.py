@@ -1,7 +1,8 @@
-"""Checkpoint 05 (issue 4) on a 3-host sandbox of its own, native mode, in file order: 01->04,
-then 05; every target up; a Ray metric per node; Grafana's rendered configuration and Ray's
-dashboards; a second run with changed=0; docker mode in check mode; a stopped node exporter
-goes down within two scrape intervals; a 4th host's targets come up without a Prometheus restart.
+"""Checkpoint 05 (issue 4) on the 3-host sandbox `mon` (native mode, 01->05, shared with
+test_validate.py, which runs after this module), in file order: every target up; a Ray metric per
+node; Grafana's rendered configuration and Ray's dashboards; a second run with changed=0; docker
+mode in check mode; a stopped node exporter goes down within two scrape intervals; a 4th host's
+targets come up without a Prometheus restart.
 
 Grafana and cAdvisor cannot be installed on this machine (no package, no registry): the sandbox
 inventory sets grafana_install_enabled false, so Grafana's files are rendered and checked here
@@ -17,16 +18,13 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import kept_sandbox, run_cli, run_playbook
+from tests.conftest import run_cli, run_playbook
+from tests.integration.conftest import CLEANUP_CONFIRMED as CONFIRM
+from tests.integration.conftest import MON_SCRAPE as MONITORING_VARS
+from tests.integration.conftest import MON_SCRAPE_S as SCRAPE_S
 from tests.unit.test_monitoring_render import assert_datasource_references
 
 pytestmark = pytest.mark.sandbox
-NAME = "mon"
-SCRAPE_S = 5
-MONITORING_VARS = ("-e", json.dumps({"prometheus_scrape_interval": f"{SCRAPE_S}s"}))
-CHECKPOINTS = ["playbooks/01-prerequisites-check.yml", "playbooks/02-docker-installation.yml",
-               "playbooks/03-cleanup-existing.yml", "playbooks/04-ray-deployment.yml"]
-CONFIRM = ("-e", "raydeploy_cleanup_confirmed=true")
 
 
 def _get(url: str, timeout: float = 10) -> dict:
@@ -86,18 +84,14 @@ def deploy(cluster, playbooks, *extra):
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with kept_sandbox(NAME, 3) as cluster:
-        yield cluster
+def cluster(mon_cluster):
+    return mon_cluster
 
 
 @pytest.fixture(scope="module")
-def deployed(cluster):
-    started = time.monotonic()
-    deploy(cluster, CHECKPOINTS)
-    run = deploy(cluster, ["playbooks/05-monitoring-deployment.yml"], *MONITORING_VARS)
-    print(f"01->05 on 3 hosts: {time.monotonic() - started:.0f} s")
-    return run
+def deployed(mon_cluster):
+    """01->05 ran when mon_cluster was made."""
+    return mon_cluster
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +199,7 @@ def test_a_stopped_node_exporter_is_down_within_two_scrape_intervals(cluster, pr
 
 def test_a_fourth_host_is_scraped_without_restarting_prometheus(cluster, prom):
     started = prom.start_time()
-    run_cli("sandbox", "up", "--hosts", "4", "--name", NAME, check=True)
+    run_cli("sandbox", "up", "--hosts", "4", "--name", cluster.name, check=True)
     deploy(cluster, ["playbooks/04-ray-deployment.yml"])
     run = run_playbook(cluster.inventory, "playbooks/05-monitoring-deployment.yml", *MONITORING_VARS)
     assert run.rc == 0, run.output()

@@ -1,10 +1,9 @@
-"""Issue 7 on a 3-host sandbox of its own (native mode, 01->05): a healthy cluster reports exit 0
-with every check passing and schema-valid JSON; checkpoint 06 passes; then one thing is broken
-at a time and the report must name exactly that host and check (exit 1 or 2), restored after
-each: Ray stopped on a worker (and 06 fails naming it), node exporter stopped, a worker whose
-Ray reports another version, token authentication turned off on the head, one host stopped.
-
-RAYDEPLOY_VALIDATE_NAME renames the sandbox (default val).
+"""Issue 7 on the sandbox `mon` (native mode, 01->05), right after test_monitoring.py has used
+it and grown it to 4 hosts: a healthy cluster reports exit 0 with every check passing and
+schema-valid JSON; checkpoint 06 passes; then one thing is broken at a time and the report must
+name exactly that host and check (exit 1 or 2), restored after each: Ray stopped on a worker
+(and 06 fails naming it), node exporter stopped, a worker whose Ray reports another version,
+token authentication turned off on the head, one host stopped.
 """
 
 from __future__ import annotations
@@ -19,25 +18,11 @@ import jsonschema
 import pytest
 
 from raydeploy.validate import REPORT_SCHEMA
-from tests.conftest import PROJECT, kept_sandbox, run_cli, run_playbook
+from tests.conftest import PROJECT, keep_sandbox, run_cli, run_playbook
+from tests.integration.conftest import CLEANUP_CONFIRMED as CONFIRM
+from tests.integration.conftest import MON_SCRAPE as SCRAPE
 
 pytestmark = pytest.mark.sandbox
-NAME = os.environ.get("RAYDEPLOY_VALIDATE_NAME", "val")
-SCRAPE = ("-e", json.dumps({"prometheus_scrape_interval": "5s"}))
-CONFIRM = ("-e", "raydeploy_cleanup_confirmed=true")
-PLAYBOOKS = [
-    f"playbooks/0{i}-{n}.yml"
-    for i, n in enumerate(
-        [
-            "prerequisites-check",
-            "docker-installation",
-            "cleanup-existing",
-            "ray-deployment",
-            "monitoring-deployment",
-        ],
-        start=1,
-    )
-]
 SCRIPT = PROJECT / "validation" / "validate_checkpoint.py"
 SCHEMA = json.loads(REPORT_SCHEMA.read_text())
 VERSION_FILE = "/opt/ray/venv/lib/python3.11/site-packages/ray/_version.py"
@@ -98,19 +83,21 @@ def healthy(cluster, timeout: float = 180) -> dict:
     return report
 
 
-def deploy(cluster, playbooks=PLAYBOOKS) -> None:
+def deploy(cluster, playbooks) -> None:
     run = run_playbook(cluster.inventory, *playbooks, *CONFIRM, *SCRAPE)
     assert run.rc == 0, run.output()
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    # A failed deploy has always left the hosts up (down_on_error=False), to look at.
-    with kept_sandbox(NAME, 3, down_on_error=False) as cluster:
-        started = time.monotonic()
-        deploy(cluster)
-        print(f"01->05 on 3 hosts: {time.monotonic() - started:.0f} s")
-        yield cluster
+def cluster(mon_cluster):
+    yield mon_cluster
+    # The last module on these hosts (see tests/integration/conftest.py): take them down now.
+    if not keep_sandbox():
+        run_cli("sandbox", "down", "--name", mon_cluster.name)
+
+
+def workers(cluster) -> list[str]:
+    return [h for h in cluster.hosts() if h != cluster.host(1)]
 
 
 def test_healthy_cluster_exits_0_with_every_check_passing_and_valid_json(cluster):
@@ -221,14 +208,13 @@ def test_worker_with_a_different_ray_version(cluster):
 
 def test_token_authentication_turned_off(cluster):
     head = cluster.host(1)
-    workers = [cluster.host(2), cluster.host(3)]
     cluster.ssh(
         head,
         f"mkdir -p {os.path.dirname(DROPIN)} && printf '[Service]\\nEnvironment=RAY_AUTH_MODE=disabled\\n' "
         f"> {DROPIN} && systemctl daemon-reload && systemctl restart ray-head",
     )
     try:
-        for w in workers:  # rejoin the new GCS now rather than after Ray's reconnect timeout
+        for w in workers(cluster):  # rejoin the new GCS now rather than after Ray's reconnect timeout
             cluster.ssh(w, "systemctl restart ray-worker")
         report = wait_for(cluster, lambda r: problems(r) == {("ray.auth", head)}, 180)
         assert problems(report) == {("ray.auth", head)}, report["problems"]
@@ -237,14 +223,15 @@ def test_token_authentication_turned_off(cluster):
         assert "disabled" in message and "not 401" in message
     finally:
         cluster.ssh(head, f"rm -f {DROPIN} && systemctl daemon-reload && systemctl restart ray-head")
-        for w in workers:
+        for w in workers(cluster):
             cluster.ssh(w, "systemctl restart ray-worker")
     healthy(cluster, timeout=240)
 
 
 def test_one_host_stopped(cluster):
     host = cluster.host(3)
-    container = f"raydeploy-{NAME}-3"
+    count = len(cluster.hosts())
+    container = f"raydeploy-{cluster.name}-3"
     subprocess.run(["docker", "stop", "-t", "5", container], check=True, capture_output=True, timeout=120)
     try:
         report = wait_for(
@@ -256,7 +243,7 @@ def test_one_host_stopped(cluster):
         assert {h for _, h in problems(report)} == {host}, report["problems"]
         assert report["exit_code"] == 2
     finally:
-        run_cli("sandbox", "up", "--hosts", "3", "--name", NAME, check=True)
+        run_cli("sandbox", "up", "--hosts", str(count), "--name", cluster.name, check=True)
     # The host may come back with another address: converge Ray and monitoring to it.
     deploy(cluster, ["playbooks/04-ray-deployment.yml", "playbooks/05-monitoring-deployment.yml"])
     healthy(cluster, timeout=240)
