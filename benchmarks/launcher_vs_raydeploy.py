@@ -401,11 +401,16 @@ def rows(rl: dict, rd: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def machine_line(m: dict) -> str:
+    line = f"{m['cpus']} cores, {m['memory_gib']} GiB, kernel {m['kernel']}, Python {m['python']}"
+    if "cpu_model" in m:
+        line += f", {m['cpu_model']}, one core hashes 256 MiB (sha256) in {m['sha256_256mib_s']} s"
+    return line
+
+
 def markdown(doc: dict) -> str:
-    m = doc["machine"]
     lines = [f"# `ray up` (local provider) vs raydeploy checkpoint 04, Ray {doc['ray_version']}",
-             "", f"Written by `benchmarks/{NAME}.py`. Machine: {m['cpus']} cores, {m['memory_gib']} GiB, "
-             f"kernel {m['kernel']}, Python {m['python']}; fresh sandbox hosts (Docker), native mode, "
+             "", f"Written by `benchmarks/{NAME}.py`. Fresh sandbox hosts (Docker), native mode, "
              f"the same wheelhouse. Each fresh sandbox waits for a quiet machine (CPUs under 15% busy "
              f"over 3 s, at most 180 s) before its first measurement; load = 1-min load average at the "
              f"start and end of each measurement (it lags: a high start means the last run just ended).", ""]
@@ -413,7 +418,8 @@ def markdown(doc: dict) -> str:
         rl, rd = run["ray_up"], run["raydeploy"]
         lines += [f"## N = {n} ({run['date']}, cap {run['cap_s']} s, `ray up` autoscaler {rl['autoscaler']})",
                   "", f"`ray up` side started {rl.get('started', '?')}, raydeploy side started "
-                  f"{rd.get('started', '?')} (each on its own fresh sandbox).", "",
+                  f"{rd.get('started', '?')} (each on its own fresh sandbox). Machine: "
+                  f"{machine_line(run.get('machine') or doc['machine'])}.", "",
                   f"| measure | `ray up` (N={n}) | raydeploy (N={n}) |", "|---|---|---|"]
         lines += [f"| {a} | {b} | {c} |" for a, b, c in rows(rl, rd)]
         lines.append("")
@@ -440,6 +446,9 @@ def main() -> None:
     path = RESULTS / f"{NAME}.json"
     doc = json.loads(path.read_text()) if path.exists() else {}
     runs = doc.get("runs", {})
+    # Each N keeps the machine it was measured on: the file's own machine is the newest run's.
+    for run in runs.values():
+        run.setdefault("machine", doc.get("machine"))
     try:
         for n in ARGS.hosts or [3]:
             bench(n, runs)
@@ -455,7 +464,8 @@ def bench(n: int, runs: dict) -> None:
     workdir = Path(tempfile.gettempdir()) / "raydeploy-bench-launcher" / str(n)
     workdir.mkdir(parents=True, exist_ok=True)
     log(f"N = {n}, cap {ARGS.cap} s; logs in {workdir}")
-    run = {"date": dt.date.today().isoformat(), "cap_s": ARGS.cap, "node": platform.node()}
+    run = {"date": dt.date.today().isoformat(), "cap_s": ARGS.cap, "node": platform.node(),
+           "machine": common.machine()}
     if ARGS.only:
         run = {**runs.get(str(n), {}), **run}
     if ARGS.only in (None, "ray-up"):
