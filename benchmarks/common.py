@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -52,8 +53,6 @@ def _cpu_model() -> str:
 # Figures from different machines (or one machine's vCPUs on a busier day) differ by up to 2x
 # here, and the CPU model alone does not say it: one core's time for a fixed hash does.
 def _core_speed_s() -> float:
-    import hashlib
-
     block = b"\0" * 2**20
     digest = hashlib.sha256()
     start = time.perf_counter()

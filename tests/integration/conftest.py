@@ -7,18 +7,15 @@ import time
 
 import pytest
 
+from raydeploy import checkpoints
 from tests.conftest import kept_sandbox, run_playbook
 
 MON_SCRAPE_S = 5
 MON_SCRAPE = ("-e", json.dumps({"prometheus_scrape_interval": f"{MON_SCRAPE_S}s"}))
 CLEANUP_CONFIRMED = ("-e", "raydeploy_cleanup_confirmed=true")
-MON_CHECKPOINTS = [
-    "playbooks/01-prerequisites-check.yml",
-    "playbooks/02-docker-installation.yml",
-    "playbooks/03-cleanup-existing.yml",
-    "playbooks/04-ray-deployment.yml",
-    "playbooks/05-monitoring-deployment.yml",
-]
+# 01 through 05, from the one registry of checkpoints.
+MON_CHECKPOINTS = [str(c.playbook_path) for c in checkpoints.load()
+                   if c.number <= checkpoints.get("monitoring-deployment").number]
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +51,7 @@ def _is(item, name: str) -> bool:
 def pytest_collection_modifyitems(session, config, items):
     # Run test_validate.py right after test_monitoring.py: they share mon_cluster's hosts.
     validate = [i for i in items if _is(i, "test_validate.py")]
-    monitoring = [n for n, i in enumerate(items) if _is(i, "test_monitoring.py")]
-    if not validate or not monitoring:
-        return
     rest = [i for i in items if not _is(i, "test_validate.py")]
-    last = max(n for n, i in enumerate(rest) if _is(i, "test_monitoring.py"))
-    items[:] = rest[: last + 1] + validate + rest[last + 1 :]
+    monitoring = [n for n, i in enumerate(rest) if _is(i, "test_monitoring.py")]
+    if validate and monitoring:
+        items[:] = rest[: monitoring[-1] + 1] + validate + rest[monitoring[-1] + 1 :]

@@ -85,17 +85,12 @@ def deploy(cluster, playbooks, *extra):
 
 @pytest.fixture(scope="module")
 def cluster(mon_cluster):
-    return mon_cluster
-
-
-@pytest.fixture(scope="module")
-def deployed(mon_cluster):
     """01->05 ran when mon_cluster was made."""
     return mon_cluster
 
 
 @pytest.fixture(scope="module")
-def prom(cluster, deployed) -> Prometheus:
+def prom(cluster) -> Prometheus:
     return Prometheus(cluster.head)
 
 
@@ -119,14 +114,14 @@ def test_alert_rules_are_loaded(prom):
             "ScrapeTargetDown"} <= names
 
 
-def test_ray_head_runs_with_grafana_and_prometheus_urls(cluster, deployed):
+def test_ray_head_runs_with_grafana_and_prometheus_urls(cluster):
     env = cluster.ssh(cluster.host(1), "systemctl show ray-head.service -p Environment").stdout
     assert f"RAY_PROMETHEUS_HOST=http://{cluster.head}:9090" in env, env
     assert f"RAY_GRAFANA_HOST=http://{cluster.head}:3000" in env, env
     assert f"RAY_GRAFANA_IFRAME_HOST=http://{cluster.head}:3000" in env, env
 
 
-def test_grafana_is_rendered_with_a_generated_password(cluster, deployed):
+def test_grafana_is_rendered_with_a_generated_password(cluster):
     secret = cluster.inventory.parent / ".secrets" / "grafana_admin_password"
     assert oct(secret.stat().st_mode & 0o777) == "0o600"
     password = secret.read_text().strip()
@@ -145,7 +140,7 @@ def test_grafana_is_rendered_with_a_generated_password(cluster, deployed):
     assert f"http://{cluster.head}:9090" in datasources
 
 
-def test_ray_dashboards_are_provisioned_as_valid_json_with_existing_datasources(cluster, deployed):
+def test_ray_dashboards_are_provisioned_as_valid_json_with_existing_datasources(cluster):
     import yaml
 
     host = cluster.host(1)
@@ -171,7 +166,7 @@ def test_second_run_changes_nothing(cluster, prom):
     assert prom.start_time() == started
 
 
-def test_docker_mode_tasks_pass_in_check_mode(cluster, deployed):
+def test_docker_mode_tasks_pass_in_check_mode(cluster):
     extra = json.dumps({"ray_install_mode": "docker", "grafana_install_enabled": True,
                         "prometheus_scrape_interval": f"{SCRAPE_S}s"})
     run = run_playbook(cluster.inventory, "playbooks/05-monitoring-deployment.yml",
