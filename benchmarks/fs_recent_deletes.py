@@ -1,12 +1,12 @@
 """What unpacking Ray's packed venv costs in kernel CPU right after as many files were deleted,
 against the same on a quiet file system: why deploy_growth.py removes its sandboxes only at the end.
 
-Run: .venv/bin/python benchmarks/fs_recent_deletes.py [--archive VENV.tar.gz] [--window 370] [--dir DIR]
+Run: .venv/bin/python benchmarks/fs_recent_deletes.py [--archive VENV.tar] [--window 370] [--dir DIR]
 
 ext4 without a journal skips, for each new inode, every free inode deleted in the last 60 s (360 s
 while its inode table block is dirty): find_inode_bit() and recently_deleted() in fs/ext4/ialloc.c.
-A journaled ext4 or XFS never does this. Three unpacks with `tar -xzf`, as a host unpacks the venv
-in checkpoint 04, each timed by tar's and gzip's CPU:
+A journaled ext4 or XFS never does this. Three unpacks with `tar -xf`, as a host unpacks the venv
+in checkpoint 04, each timed by its CPU:
 1. after sync and --window seconds with nothing deleted here (clean);
 2. right after deleting the files of 1 (as `sandbox down`, then `sandbox up` and a deploy, do);
 3. after deleting those too, sync and --window seconds.
@@ -45,7 +45,7 @@ def journal_task(path: Path) -> str:
 def unpack(archive: Path, into: Path) -> dict:
     into.mkdir()
     before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
-    subprocess.run(["tar", "-xzf", str(archive), "-C", str(into)], check=True, timeout=600)
+    subprocess.run(["tar", "-xf", str(archive), "-C", str(into)], check=True, timeout=600)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"wall_s": round(time.monotonic() - started, 2),
             "kernel_cpu_s": round(after.ru_stime - before.ru_stime, 2),
@@ -60,7 +60,7 @@ def main() -> None:
                         help="seconds to wait after sync before a clean unpack")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()), help="where to unpack")
     args = parser.parse_args()
-    archive = args.archive or max(VENV_CACHE.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime, default=None)
+    archive = args.archive or max(VENV_CACHE.glob("*.tar"), key=lambda p: p.stat().st_mtime, default=None)
     if archive is None or not archive.is_file():
         raise SystemExit(f"no packed venv in {VENV_CACHE}: run a deploy first, or pass --archive")
     if not 0 <= args.window <= 900:

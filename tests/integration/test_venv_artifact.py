@@ -47,7 +47,7 @@ def test_builder_failure_leaves_the_other_hosts_installing(fresh, tmp_path):
     cluster = fresh()
     builder, other = cluster.host(1), cluster.host(2)
     # The builder cannot write its packed venv: its install job fails after uv is done.
-    block = cluster.ssh(builder, "mkdir -p /opt/ray/venv.tar.gz.part && echo blocked")
+    block = cluster.ssh(builder, "mkdir -p /opt/ray/venv.tar.part && echo blocked")
     assert block.stdout.strip() == "blocked", block.stderr
     run = run_playbook(cluster.inventory, DEPLOY, "-e", f"ray_venv_artifact_controller_dir={tmp_path}",
                        "-e", "ray_wait_timeout_s=30")
@@ -68,11 +68,11 @@ def test_fresh_cluster_builds_the_venv_once(fresh, tmp_path_factory):
     assert f"{other} unpacks Ray's virtualenv after {builder} builds it" in run.stdout
     packed = [p.name for p in cache.iterdir()]
     assert len(packed) == 1 and packed[0].startswith("ray-2.60.0-debian12-"), packed
-    assert packed[0].endswith(".tar.gz")
+    assert packed[0].endswith(".tar")
     assert installed_with_uv(cluster, builder) and not installed_with_uv(cluster, other)
     for host in (builder, other):
         assert ray_version(cluster, host) == "2.60.0"
-        left = cluster.ssh(host, "ls -d /opt/ray/venv.tar.gz* /opt/ray/venv.part 2>/dev/null; true")
+        left = cluster.ssh(host, "ls -d /opt/ray/venv.tar* /opt/ray/venv.part 2>/dev/null; true")
         assert left.stdout.strip() == "", (host, left.stdout)
     assert len(cluster.alive()) == 2
 
