@@ -33,36 +33,22 @@ converged: {description: The node runs exactly this deployment (probe only)., ty
 reasons: {description: Why it is not converged., type: list, elements: str, returned: always}
 """
 
-import hashlib
-import json
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def _sha256(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
-    except OSError:
-        return None
+from ansible.module_utils.ray_record import read_record, sha256, write_record
 
 
 def _probe(module: AnsibleModule) -> dict:
     p = module.params
     reasons = []
-    try:
-        with open(p["path"], encoding="utf-8") as handle:
-            record = json.load(handle)
-    except (OSError, ValueError):
-        record = {}
+    record = read_record(p["path"])
     if not record:
         reasons.append(f"no record at {p['path']}")
     elif record.get("fingerprint") != p["fingerprint"]:
         reasons.append("the deployment changed since the record (variables, roles or hosts)")
     for path in p["files"]:
-        if _sha256(path) is None or _sha256(path) != record.get("files", {}).get(path):
+        if sha256(path) is None or sha256(path) != record.get("files", {}).get(path):
             reasons.append(f"{path} is missing or changed")
     for exe in p["executables"]:
         if not os.access(exe, os.X_OK):
@@ -76,22 +62,7 @@ def _probe(module: AnsibleModule) -> dict:
 
 def _record(module: AnsibleModule) -> dict:
     p = module.params
-    content = json.dumps(
-        {"fingerprint": p["fingerprint"], "files": {f: _sha256(f) for f in p["files"]}},
-        indent=1, sort_keys=True,
-    ) + "\n"
-    try:
-        with open(p["path"], encoding="utf-8") as handle:
-            changed = handle.read() != content
-    except OSError:
-        changed = True
-    if changed and not module.check_mode:
-        directory = os.path.dirname(p["path"]) or "."
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ray_node_state.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, p["path"])
+    changed = write_record(p["path"], p["fingerprint"], p["files"], module.check_mode)
     return {"changed": changed, "converged": True, "reasons": []}
 
 
