@@ -4,31 +4,19 @@ whether apt runs, which sysctls are applied and which CA certificates are remove
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT
-
-ANSIBLE = Path(sys.executable).parent / "ansible"
+from tests.ansible_local import run_module
 
 
 def probe(**args) -> dict:
-    env = {**os.environ, "ANSIBLE_LIBRARY": str(PROJECT / "roles/common/library"),
-           "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-           "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg")}
-    proc = subprocess.run(
-        [str(ANSIBLE), "localhost", "-c", "local", "-i", "localhost,", "-m", "common_host_state",
-         "-a", json.dumps(args), "-e", f"ansible_python_interpreter={sys.executable}"],
-        capture_output=True, text=True, env=env, cwd=PROJECT, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    # ansible.cfg's profile_tasks and timer callbacks print lines around the JSON document.
-    doc, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{"):])
-    return doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    rc, result, output = run_module("common", "common_host_state", args)
+    assert rc == 0, output
+    return result
 
 
 @pytest.mark.skipif(not Path("/usr/bin/dpkg-query").exists(), reason="needs dpkg (a Debian controller)")

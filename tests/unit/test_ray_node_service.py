@@ -8,16 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT
+from tests.ansible_local import run_module
 
-ANSIBLE = Path(sys.executable).parent / "ansible"
-ROLE = PROJECT / "roles" / "ray_common"
 UNIT = "ray-worker.service"
 FAKE_SYSTEMCTL = """#!/bin/sh
 echo "$*" >> "$STATE_DIR/calls"
@@ -48,19 +44,11 @@ def files(node: Path, unit_text: str = "[Service]\nExecStart=/bin/true\n") -> li
 
 
 def run(node: Path, *, check: bool = False, diff: bool = False, **args) -> dict:
-    env = {**os.environ, "ANSIBLE_LIBRARY": str(ROLE / "library"),
-           "ANSIBLE_MODULE_UTILS": str(ROLE / "module_utils"),
-           "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-           "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), "STATE_DIR": str(node),
-           "PATH": f"{node / 'bin'}:{os.environ['PATH']}"}
     (node / "calls").write_text("")
-    proc = subprocess.run(
-        [str(ANSIBLE), "localhost", "-c", "local", "-i", "localhost,", "-m", "ray_node_service",
-         "-a", json.dumps({"unit": UNIT, **args}), "-e", f"ansible_python_interpreter={sys.executable}"]
-        + (["--check"] if check else []) + (["--diff"] if diff else []),
-        capture_output=True, text=True, env=env, cwd=PROJECT, timeout=120, check=False)
-    doc, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{"):])
-    result = doc["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    _, result, _ = run_module(
+        "ray_common", "ray_node_service", {"unit": UNIT, **args},
+        env={"STATE_DIR": str(node), "PATH": f"{node / 'bin'}:{os.environ['PATH']}"},
+        flags=(("--check",) if check else ()) + (("--diff",) if diff else ()))
     result["calls"] = (node / "calls").read_text().splitlines()
     return result
 

@@ -40,10 +40,9 @@ enabled: {description: The unit was (or would be) enabled at boot., type: bool, 
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.ray_record import write_record
+from ansible.module_utils.ray_record import atomic_write, write_record
 
 
 def _differs(path: str, data: bytes, mode: int) -> tuple[bool, str]:
@@ -55,20 +54,6 @@ def _differs(path: str, data: bytes, mode: int) -> tuple[bool, str]:
         return True, ""
     same = before == data and (st.st_mode & 0o7777) == mode and st.st_uid == 0 and st.st_gid == 0
     return not same, before.decode("utf-8", "replace")
-
-
-def _write(path: str, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.chown(tmp, 0, 0)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _systemctl(module: AnsibleModule, *args: str, check: bool = True) -> tuple[int, str]:
@@ -102,7 +87,7 @@ def main() -> None:
         if not check:
             if not os.path.isdir(os.path.dirname(path)):
                 module.fail_json(msg=f"cannot write {path}: its directory does not exist")
-            _write(path, data, mode)
+            atomic_write(path, data, mode)
 
     state = _systemctl(module, "is-active", unit, check=False)[1]
     # A unit between restarts (activating) is already on its way up: starting it is no change.
@@ -122,7 +107,7 @@ def main() -> None:
             _systemctl(module, "start", unit)
         if p["record"]:
             rec = p["record"]
-            write_record(rec["path"], rec["fingerprint"], rec.get("files") or [], check)
+            write_record(rec["path"], rec["fingerprint"], rec.get("files") or [], check_mode=False)
     changed = bool(changed_files) or restart or not running or not enabled
     module.exit_json(changed=changed, diff=diffs if module._diff else [], **result)
 

@@ -48,7 +48,8 @@ def _probe(module: AnsibleModule) -> dict:
     elif record.get("fingerprint") != p["fingerprint"]:
         reasons.append("the deployment changed since the record (variables, roles or hosts)")
     for path in p["files"]:
-        if sha256(path) is None or sha256(path) != record.get("files", {}).get(path):
+        digest = sha256(path)
+        if digest is None or digest != record.get("files", {}).get(path):
             reasons.append(f"{path} is missing or changed")
     for exe in p["executables"]:
         if not os.access(exe, os.X_OK):

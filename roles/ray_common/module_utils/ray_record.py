@@ -1,6 +1,6 @@
 """The record checkpoint 04 keeps on each node for the next run's fast path: the deployment's
 fingerprint and the hashes of the files it wrote. ray_node_state probes it; ray_node_state and
-ray_node_service write it."""
+ray_node_service write it, and ray_node_service writes the node's files the same way."""
 
 from __future__ import annotations
 
@@ -26,6 +26,20 @@ def read_record(path: str) -> dict:
         return {}
 
 
+def atomic_write(path: str, data: bytes, mode: int) -> None:
+    """Replaces path whole, so a reader (systemd, the next probe) never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=f".{os.path.basename(path)}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_record(path: str, fingerprint: str, files: list[str], check_mode: bool) -> bool:
     """Writes the record (0600) unless it already says the same; returns whether it differed."""
     content = json.dumps(
@@ -38,10 +52,5 @@ def write_record(path: str, fingerprint: str, files: list[str], check_mode: bool
     except OSError:
         changed = True
     if changed and not check_mode:
-        directory = os.path.dirname(path) or "."
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ray_node_state.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        atomic_write(path, content.encode("utf-8"), 0o600)
     return changed
