@@ -1,5 +1,6 @@
-"""One module of a role run through Ansible on this machine (connection local), the way the
-role's own tasks run it on a host: for unit tests of the modules in roles/*/library."""
+"""One module or action plugin of a role run through Ansible on this machine (connection local),
+the way the role's own tasks run it on a host: for unit tests of roles/*/library and
+roles/*/action_plugins."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def run_module(role: str, module: str, args: dict, *, env: dict | None = None,
     role_dir = PROJECT / "roles" / role
     full_env = {**os.environ, "ANSIBLE_LIBRARY": str(role_dir / "library"),
                 "ANSIBLE_MODULE_UTILS": str(role_dir / "module_utils"),
+                "ANSIBLE_ACTION_PLUGINS": str(role_dir / "action_plugins"),
                 "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
                 "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"), **(env or {})}
     proc = subprocess.run(
