@@ -66,3 +66,13 @@ def test_push_names_a_missing_archive(tmp_path):
     rc, result, out = run_module("ray_common", "ray_venv_transfer", args)
     assert rc != 0
     assert f"the packed virtualenv {missing} is not on the controller" in result["msg"], out
+
+
+def test_push_without_a_key_names_the_missing_argument(tmp_path):
+    archive = pack(tmp_path, KEY)
+    venv = tmp_path / "opt" / "venv"
+    rc, result, out = run_module("ray_common", "ray_venv_transfer",
+                                 {"direction": "push", "src": str(archive), "venv": str(venv)})
+    assert rc != 0
+    assert "key" in result["msg"] and "direction is push" in result["msg"], out
+    assert not venv.parent.exists()

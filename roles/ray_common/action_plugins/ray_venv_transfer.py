@@ -23,9 +23,9 @@ short_description: Pull a packed Ray virtualenv into the controller's cache, or 
 options:
   direction: {description: "C(pull) from the host or C(push) to it.", required: true, choices: [pull, push]}
   src: {description: "pull: the archive on the host; push: the archive on the controller.", required: true}
-  dest: {description: "pull: the archive's place in the controller's cache.", required: false}
-  venv: {description: "push: the virtualenv directory the archive replaces.", required: false}
-  key: {description: "push: the name the archive must record (.raydeploy-venv), else it is refused."}
+  dest: {description: "pull (required): the archive's place in the controller's cache."}
+  venv: {description: "push (required): the virtualenv directory the archive replaces."}
+  key: {description: "push (required): the name the archive must record (.raydeploy-venv), else it is refused."}
 """
 
 # The role's own copy, also what install-artifact.yml runs: found beside this plugin so that it
@@ -39,15 +39,16 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = self._task.args
+        _, args = self.validate_argument_spec(
+            argument_spec={"direction": {"type": "str", "required": True, "choices": ["pull", "push"]},
+                           "src": {"type": "str", "required": True}, "dest": {"type": "str"},
+                           "venv": {"type": "str"}, "key": {"type": "str"}},
+            required_if=[("direction", "pull", ("dest",)), ("direction", "push", ("venv", "key"))])
         self._host = (task_vars or {}).get("inventory_hostname", "host")
-        direction = args.get("direction")
-        if direction == "pull":
+        if args["direction"] == "pull":
             result.update(self._pull(args["src"], os.path.expanduser(args["dest"])))
-        elif direction == "push":
-            result.update(self._push(os.path.expanduser(args["src"]), args["venv"], args["key"]))
         else:
-            raise AnsibleActionFail(f"direction must be pull or push, not {direction!r}")
+            result.update(self._push(os.path.expanduser(args["src"]), args["venv"], args["key"]))
         return result
 
     def _pull(self, src, dest):
