@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from raydeploy import settings
+from raydeploy.validate.http import GCS_PROBE_PAUSE, GCS_PROBES
 
 
 @dataclass
@@ -43,10 +44,12 @@ class UpstreamClient:
     grafana: Upstream
     timeout: float = 3.0
     cache_ttl: float = 2.0
+    probe_pause: float = GCS_PROBE_PAUSE
     _cache: dict[str, tuple[float, Answer]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, up: Upstream, path: str, as_json: bool = True) -> Answer:
+    def get(self, up: Upstream, path: str, as_json: bool = True, probes: int = 1) -> Answer:
+        """`probes` > 1 asks again while the upstream answers with an HTTP error."""
         if not up.url:
             return Answer(False, error=f"no {up.name} address configured")
         key = f"{up.name} {path}"
@@ -56,6 +59,11 @@ class UpstreamClient:
             if hit and now - hit[0] < self.cache_ttl:
                 return hit[1]
         answer = self._fetch(up, path, as_json)
+        for _ in range(probes - 1):
+            if answer.available or answer.status is None:
+                break
+            time.sleep(self.probe_pause)
+            answer = self._fetch(up, path, as_json)
         with self._lock:
             self._cache[key] = (time.monotonic(), answer)
         return answer
@@ -96,7 +104,7 @@ class UpstreamClient:
         return [node_view(r) for r in rows], ans
 
     def ray_gcs_healthy(self) -> Answer:
-        return self.get(self.ray, "/api/gcs_healthz", as_json=False)
+        return self.get(self.ray, "/api/gcs_healthz", as_json=False, probes=GCS_PROBES)
 
     # -- monitoring ------------------------------------------------------------------------------
     def prometheus_targets(self) -> Answer:

@@ -11,7 +11,7 @@ Each checkpoint of playbooks/checkpoints.yml has checks that say whether its eff
 | docker.running | docker-installation | host | Docker enabled but not active | |
 | cleanup.no_stray_ray | cleanup-existing | host | Ray processes/containers not ours | |
 | ray.dashboard | ray-deployment | head | dashboard does not answer | |
-| ray.gcs | ray-deployment | head | /api/gcs_healthz not "success" | |
+| ray.gcs | ray-deployment | head | /api/gcs_healthz not "success" on 3 probes in a row | |
 | ray.auth | ray-deployment | head | token auth not enforced | disabled by the inventory |
 | ray.nodes_alive | ray-deployment | host | head node missing | a worker node missing |
 | ray.resources | ray-deployment | host | | CPUs/GPUs/memory not as expected |
@@ -37,7 +37,7 @@ import yaml
 
 from raydeploy import checkpoints as registry
 from raydeploy.paths import PROJECT_ROOT
-from raydeploy.validate.collect import Observations, Options
+from raydeploy.validate.collect import Observations, Options, gcs_ok
 from raydeploy.validate.metrics import MEMORY_USED_WARN_PCT, HostMetrics, health_score, host_metrics
 from raydeploy.validate.report import FAIL, PASS, SKIP, WARN, HostHealth, Report, Result
 from raydeploy.validate.spec import ClusterSpec, HostSpec
@@ -300,18 +300,13 @@ def check_ray_control(ctx: Context) -> list[Result]:
         )
     else:
         out.append(_r("ray.dashboard", RAY, PASS, f"dashboard answers at {ctx.spec.dashboard_url}", head))
-    if gcs is not None and gcs.ok and gcs.body.strip() == "success":
-        out.append(_r("ray.gcs", RAY, PASS, "GCS healthy (/api/gcs_healthz)", head))
+    if gcs is not None and gcs_ok(gcs):
+        retried = f", on probe {gcs.attempts}" if gcs.attempts > 1 else ""
+        out.append(_r("ray.gcs", RAY, PASS, f"GCS healthy (/api/gcs_healthz{retried})", head))
     else:
-        out.append(
-            _r(
-                "ray.gcs",
-                RAY,
-                FAIL,
-                f"GCS not healthy: {gcs.describe() if gcs else '?'} {gcs.body[:100] if gcs else ''}".strip(),
-                head,
-            )
-        )
+        probes = f" ({gcs.attempts} probes in a row)" if gcs is not None and gcs.attempts > 1 else ""
+        detail = f"{gcs.describe()} {gcs.body[:100]}".strip() if gcs else "?"
+        out.append(_r("ray.gcs", RAY, FAIL, f"GCS not healthy{probes}: {detail}", head))
     if ctx.options.health_only:
         return out
     mode_resp, noauth, nodes = (

@@ -10,7 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raydeploy.validate import ssh
-from raydeploy.validate.http import Fetch, Request, Response, fetch, fetch_all
+from raydeploy.validate.http import (
+    GCS_PROBE_PAUSE,
+    GCS_PROBES,
+    Fetch,
+    Request,
+    Response,
+    fetch,
+    fetch_all,
+    refetch,
+)
 from raydeploy.validate.metrics import DEFAULT_CPU_WEIGHT, DEFAULT_GPU_WEIGHT, DEFAULT_MAX_SCORE
 from raydeploy.validate.spec import ClusterSpec
 
@@ -27,6 +36,8 @@ class Options:
     use_ssh: bool = True
     run_job: bool = False
     job_timeout: float = 300.0
+    gcs_probes: int = GCS_PROBES
+    gcs_probe_pause: float = GCS_PROBE_PAUSE
 
 
 @dataclass
@@ -69,6 +80,10 @@ def requests_for(spec: ClusterSpec, options: Options) -> dict[tuple[str, str], R
     return reqs
 
 
+def gcs_ok(resp: Response) -> bool:
+    return resp.ok and resp.body.strip() == "success"
+
+
 class Collector:
     def __init__(
         self,
@@ -91,6 +106,11 @@ class Collector:
                     self.spec, pool, **({"runner": self.ssh_runner} if self.ssh_runner else {})
                 )
             obs.http = fetch_all(reqs, self.options.timeout, self.fetcher, pool=pool)
+            gcs = ("ray_gcs", "")
+            obs.http[gcs] = refetch(
+                obs.http[gcs], reqs[gcs], self.options.timeout, gcs_ok,
+                self.options.gcs_probes, self.options.gcs_probe_pause, self.fetcher,
+            )
             obs.timings["http_s"] = time.monotonic() - started
             if futures is not None:
                 obs.probes = {name: fut.result() for name, fut in futures.items()}

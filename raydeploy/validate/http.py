@@ -13,6 +13,12 @@ from typing import Any
 
 MAX_BODY = 8 * 2**20
 
+# Ray's /api/gcs_healthz gives the GCS 0.1 s to answer (ray.dashboard.modules.reporter.utils), so
+# on a busy head one 503 "Deadline Exceeded" says little. Like a Kubernetes probe's
+# failureThreshold, the GCS counts as unhealthy only when GCS_PROBES answers in a row say so.
+GCS_PROBES = 3
+GCS_PROBE_PAUSE = 0.5
+
 
 @dataclass(frozen=True)
 class Request:
@@ -27,6 +33,7 @@ class Response:
     body: str = ""
     error: str | None = None
     elapsed: float = 0.0
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
@@ -71,6 +78,26 @@ def fetch(request: Request, timeout: float) -> Response:
         return Response(
             request.url, None, "", str(reason) or type(reason).__name__, time.monotonic() - started
         )
+
+
+def refetch(
+    first: Response,
+    request: Request,
+    timeout: float,
+    good: Callable[[Response], bool],
+    attempts: int,
+    pause: float,
+    fetcher: Fetch = fetch,
+) -> Response:
+    """Ask again while the server answers but not well, up to `attempts` answers in all.
+    No answer at all is final: a dead server would only multiply the timeout."""
+    resp = first
+    while resp.answered and not good(resp) and resp.attempts < attempts:
+        time.sleep(pause)
+        n = resp.attempts + 1
+        resp = fetcher(request, timeout)
+        resp.attempts = n
+    return resp
 
 
 def fetch_all(

@@ -376,3 +376,31 @@ def test_seed_path_script_starts_the_same_command():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "flask-api-server.py" in proc.stdout and "--token-file" in proc.stdout
+
+
+def test_gcs_health_asks_again_after_an_http_error_but_not_after_silence():
+    # Ray gives the GCS 0.1 s per /api/gcs_healthz: one 503 on a busy head is not "unhealthy".
+    from raydeploy.api.upstream import Answer, Upstream, UpstreamClient
+
+    def client_answering(answers):
+        c = UpstreamClient(Upstream("ray", "http://127.0.0.1:1"), Upstream("prometheus", None),
+                           Upstream("grafana", None), probe_pause=0)
+        seen = []
+
+        def fetch(up, path, as_json):
+            seen.append(path)
+            return answers[min(len(seen), len(answers)) - 1]
+
+        c._fetch = fetch
+        return c, seen
+
+    busy = Answer(False, 503, error="ray answered HTTP 503 for /api/gcs_healthz")
+    c, seen = client_answering([busy, Answer(True, 200, "success")])
+    assert c.ray_gcs_healthy().available and len(seen) == 2
+    c, seen = client_answering([busy])
+    assert not c.ray_gcs_healthy().available and len(seen) == 3
+    c, seen = client_answering([Answer(False, error="ray at http://127.0.0.1:1 is unreachable")])
+    assert not c.ray_gcs_healthy().available and len(seen) == 1
+    c, seen = client_answering([Answer(False, 503, error="prometheus answered HTTP 503")])
+    assert not c.prometheus_targets().available  # no address: nothing fetched
+    assert not c.get(c.ray, "/api/v0/nodes").available and len(seen) == 1  # one probe by default
