@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from raydeploy import settings
-from raydeploy.validate.http import GCS_PROBE_PAUSE, GCS_PROBES
+from raydeploy.validate.http import GCS_PROBE_PAUSE, GCS_PROBES, ask_again
 
 
 @dataclass
@@ -58,12 +58,13 @@ class UpstreamClient:
             hit = self._cache.get(key)
             if hit and now - hit[0] < self.cache_ttl:
                 return hit[1]
-        answer = self._fetch(up, path, as_json)
-        for _ in range(probes - 1):
-            if answer.available or answer.status is None:
-                break
-            time.sleep(self.probe_pause)
-            answer = self._fetch(up, path, as_json)
+        answer, _ = ask_again(
+            self._fetch(up, path, as_json),
+            lambda: self._fetch(up, path, as_json),
+            lambda a: a.available or a.status is None,  # no answer at all is final
+            probes,
+            self.probe_pause,
+        )
         with self._lock:
             self._cache[key] = (time.monotonic(), answer)
         return answer

@@ -16,9 +16,9 @@ from raydeploy.validate.http import (
     Fetch,
     Request,
     Response,
+    ask_again,
     fetch,
     fetch_all,
-    refetch,
 )
 from raydeploy.validate.metrics import DEFAULT_CPU_WEIGHT, DEFAULT_GPU_WEIGHT, DEFAULT_MAX_SCORE
 from raydeploy.validate.spec import ClusterSpec
@@ -106,11 +106,16 @@ class Collector:
                     self.spec, pool, **({"runner": self.ssh_runner} if self.ssh_runner else {})
                 )
             obs.http = fetch_all(reqs, self.options.timeout, self.fetcher, pool=pool)
+            # No answer at all is final: a dead dashboard would only multiply the timeout.
             gcs = ("ray_gcs", "")
-            obs.http[gcs] = refetch(
-                obs.http[gcs], reqs[gcs], self.options.timeout, gcs_ok,
-                self.options.gcs_probes, self.options.gcs_probe_pause, self.fetcher,
+            obs.http[gcs], attempts = ask_again(
+                obs.http[gcs],
+                lambda: self.fetcher(reqs[gcs], self.options.timeout),
+                lambda r: not r.answered or gcs_ok(r),
+                self.options.gcs_probes,
+                self.options.gcs_probe_pause,
             )
+            obs.http[gcs].attempts = attempts
             obs.timings["http_s"] = time.monotonic() - started
             if futures is not None:
                 obs.probes = {name: fut.result() for name, fut in futures.items()}

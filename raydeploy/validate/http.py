@@ -9,9 +9,10 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 MAX_BODY = 8 * 2**20
+T = TypeVar("T")
 
 # Ray's /api/gcs_healthz gives the GCS 0.1 s to answer (ray.dashboard.modules.reporter.utils), so
 # on a busy head one 503 "Deadline Exceeded" says little. Like a Kubernetes probe's
@@ -80,24 +81,17 @@ def fetch(request: Request, timeout: float) -> Response:
         )
 
 
-def refetch(
-    first: Response,
-    request: Request,
-    timeout: float,
-    good: Callable[[Response], bool],
-    attempts: int,
-    pause: float,
-    fetcher: Fetch = fetch,
-) -> Response:
-    """Ask again while the server answers but not well, up to `attempts` answers in all.
-    No answer at all is final: a dead server would only multiply the timeout."""
-    resp = first
-    while resp.answered and not good(resp) and resp.attempts < attempts:
+def ask_again(
+    first: T, again: Callable[[], T], settled: Callable[[T], bool], attempts: int, pause: float
+) -> tuple[T, int]:
+    """Asks again, `pause` s apart, until an answer is settled or `attempts` answers are in;
+    returns the last answer and how many there were. The health report and the REST API both
+    probe the GCS this way."""
+    answer, n = first, 1
+    while not settled(answer) and n < attempts:
         time.sleep(pause)
-        n = resp.attempts + 1
-        resp = fetcher(request, timeout)
-        resp.attempts = n
-    return resp
+        answer, n = again(), n + 1
+    return answer, n
 
 
 def fetch_all(
