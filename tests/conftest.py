@@ -142,7 +142,15 @@ class SandboxCluster:
                               env=env, timeout=timeout)
 
 
-def make_cluster(name: str, hosts: int) -> SandboxCluster:
+def make_cluster(name: str, hosts: int, *, fresh: bool | None = None) -> SandboxCluster:
+    """Sandbox hosts `name-1..hosts`, new ones unless RAYDEPLOY_KEEP_SANDBOX asks to reuse them.
+
+    `sandbox up` restarts hosts an earlier run left behind (a killed test session, a machine
+    stopped mid-test) with that run's Ray, firewall rules and files on them, which a test that
+    starts from bare hosts must not inherit. fresh=True/False overrides the default.
+    """
+    if (not keep_sandbox()) if fresh is None else fresh:
+        run_cli("sandbox", "down", "--name", name, check=True)
     run_cli("sandbox", "up", "--hosts", str(hosts), "--name", name, check=True)
     inventory = Path(run_cli("sandbox", "inventory", "--name", name, check=True).stdout.strip())
     return SandboxCluster(name, inventory)
@@ -154,17 +162,15 @@ def keep_sandbox() -> bool:
 
 
 @contextmanager
-def kept_sandbox(name: str, hosts: int, *, fresh: bool = False,
+def kept_sandbox(name: str, hosts: int, *, fresh: bool | None = None,
                  down_on_error: bool = True) -> Iterator[SandboxCluster]:
     """Sandbox hosts for a fixture: `with kept_sandbox(...) as cluster: ...; yield cluster`.
 
-    Leaving the block runs `raydeploy sandbox down` unless keep_sandbox(). fresh takes down an
-    earlier sandbox of the name first. down_on_error=False leaves the hosts up when the block
-    raises (a fixture's own setup failing), for fixtures that always did.
+    Leaving the block runs `raydeploy sandbox down` unless keep_sandbox(). fresh is
+    make_cluster's. down_on_error=False leaves the hosts up when the block raises (a fixture's
+    own setup failing), for fixtures that always did.
     """
-    if fresh:
-        run_cli("sandbox", "down", "--name", name)
-    cluster = make_cluster(name, hosts)
+    cluster = make_cluster(name, hosts, fresh=fresh)
     ok = False
     try:
         yield cluster
