@@ -19,7 +19,7 @@ from docker.models.containers import Container
 
 from raydeploy.errors import UserError
 from raydeploy.paths import ansible_fact_cache_dir, raydeploy_home
-from raydeploy.sandbox import images
+from raydeploy.sandbox import addresses, images
 from raydeploy.sandbox.engine import ensure_engine
 from raydeploy.sandbox.inventory import (
     SSH_USER,
@@ -145,9 +145,7 @@ class Sandbox:
         for net in nets:
             if net.name == self.network_name:
                 return net
-        return self.client.networks.create(
-            self.network_name, driver="bridge", labels=self._labels()
-        )
+        return addresses.create_network(self.client, self.network_name, self._labels())
 
     def _ensure_host(self, index, container, image, network, ca_bundle, log):
         if container is None:
@@ -164,6 +162,11 @@ class Sandbox:
     def _create_host(self, index: int, image: str, network) -> Container:
         # Flags verified on this kernel (TESTBED.md); --privileged fails here, so never use it.
         volume = self.client.volumes.create(self.volume_name(index), labels=self._labels(index))
+        fixed = {}
+        if addresses.is_pinned(network):
+            address = addresses.host_address(addresses.subnet_of(network), index)
+            fixed["networking_config"] = {
+                network.name: self.client.api.create_endpoint_config(ipv4_address=address)}
         return self.client.containers.run(
             image,
             name=self.container_name(index),
@@ -179,6 +182,7 @@ class Sandbox:
                 volume.name: {"bind": "/var/lib/docker", "mode": "rw"},
             },
             shm_size=SHM_SIZE,
+            **fixed,
         )
 
     def _authorize(self, container: Container, ca_bundle: Path | None) -> None:
