@@ -5,7 +5,8 @@ that is not part of the cluster. The tests share one cluster and run in file ord
 01->04 with the firewall on and the controller as the admin source (the cluster forms, a job
 runs on every host, the outsider is blocked), checkpoint 05's targets all up through the
 firewall, then the controller taken out of the admin sources (its rule is removed and it is
-blocked too), then a re-run that changes nothing.
+blocked too), a re-run that changes nothing, and last the fourth host added to the inventory
+(checkpoint 01 passes, 04 opens the others' firewalls to it and it joins).
 """
 
 import re
@@ -142,3 +143,23 @@ def test_rerun_changes_nothing(fw):
     changed = {h: r["changed"] for h, r in run.recap.items() if h != "localhost"}
     assert changed and all(v == 0 for v in changed.values()), changed
     assert head_api_alive(cluster) == before == 3
+
+
+def test_a_new_host_passes_01_and_joins_through_the_firewall(fw):
+    """Growing a firewalled cluster: the outsider joins the inventory. The others' firewalls do
+    not let it in until checkpoint 04 adds it to their rules, which 01 notes instead of refusing."""
+    cluster, sandbox, head = fw["cluster"], fw["sandbox"], fw["cluster"].head
+    inv = sandbox.load()
+    inv["all"]["vars"].update(ray_firewall_enabled=True)
+    fw["path"].write_text(yaml.safe_dump(inv))
+    assert sandbox.ssh(f"{NAME}-4", PROBE.format(ip=head, port=GCS)).stdout.strip().startswith("blocked")
+    run = run_playbook(fw["path"], "playbooks/01-prerequisites-check.yml")
+    assert run.rc == 0, run.output()
+    peers = rf"({NAME}-1 \(ports [^)]*\)(, {NAME}-[23] \(ports [^)]*\))*)"
+    note = re.search(rf"{NAME}-4 cannot reach {peers} yet: "
+                     r"raydeploy's ufw rules there do not allow [\d.]+; checkpoint 04 adds it", run.output())
+    assert note and f"{GCS}" in note.group(1) and f"{NAME}-2" in note.group(1), run.output()[-4000:]
+    run = run_playbook(fw["path"], "playbooks/04-ray-deployment.yml")
+    assert run.rc == 0, run.output()
+    assert sandbox.ssh(f"{NAME}-4", PROBE.format(ip=head, port=GCS)).stdout.strip() == "open"
+    assert head_api_alive(cluster) == 4

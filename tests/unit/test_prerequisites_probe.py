@@ -37,3 +37,32 @@ def test_a_timeout_is_blocked_and_not_reachable(monkeypatch):
     monkeypatch.setattr(probe.socket, "create_connection", silent)
     result = probe._connect(("c", "10.0.0.1", 6379), 1)
     assert (result["state"], result["reachable"]) == ("blocked: timed out", False)
+
+
+# Lines as ufw 0.36 wrote them on a sandbox host behind raydeploy's firewall.
+RULES = """\
+### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in comment=7261796465706c6f7920737368
+-A ufw-user-input -p tcp --dport 22 -j ACCEPT
+### tuple ### allow tcp 6379,8076,10002:10100 0.0.0.0/0 any 192.168.16.3 in comment=7261796465706c6f7920726179
+### tuple ### allow tcp 6379,8076,10002:10100 0.0.0.0/0 any 192.168.16.2 in comment=7261796465706c6f7920726179
+### tuple ### allow tcp 8080,9100 0.0.0.0/0 any 192.168.16.9 in comment=7261796465706c6f79206d657472696373
+### tuple ### allow tcp 8888 0.0.0.0/0 any 10.0.0.0/24 in comment=6e6f7465626f6f6b73
+### tuple ### allow tcp 6379 0.0.0.0/0 any 10.1.1.1 in
+"""
+
+
+def test_the_firewall_lists_the_sources_of_raydeploys_ray_port_rules(tmp_path):
+    conf, rules = tmp_path / "ufw.conf", tmp_path / "user.rules"
+    conf.write_text("# /etc/ufw/ufw.conf\nENABLED=yes\nLOGLEVEL=low\n")
+    rules.write_text(RULES)
+    found = probe.firewall(str(conf), [str(rules), str(tmp_path / "user6.rules")], "raydeploy")
+    assert found == {"active": True, "ray_sources": ["192.168.16.3", "192.168.16.2"]}
+
+
+def test_ufw_that_is_off_or_absent_is_not_active(tmp_path):
+    conf, rules = tmp_path / "ufw.conf", tmp_path / "user.rules"
+    conf.write_text("ENABLED=no\n")
+    rules.write_text(RULES)
+    assert probe.firewall(str(conf), [str(rules)], "raydeploy")["active"] is False
+    assert probe.firewall(str(tmp_path / "missing.conf"), [str(rules)], "raydeploy") == {
+        "active": False, "ray_sources": []}

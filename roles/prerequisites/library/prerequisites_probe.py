@@ -3,7 +3,8 @@
 
 Everything the checks need from the host itself: what already listens on this host's Ray ports
 (process and uid), which peers answer on theirs, free disk on every path Ray writes to, the clock's sync state, the Ray
-account's uid and the Ray version installed, if any. One pipelined call per host instead of a
+account's uid, the Ray version installed, if any, and which addresses raydeploy's own firewall
+rules (the ray_firewall role's ufw rules) let in, if ufw is on. One pipelined call per host instead of a
 command each, so a re-run of checkpoint 01 costs one round trip per host.
 
 A refused connection counts as reachable: the packet got there and nothing listens yet, which
@@ -30,6 +31,8 @@ options:
   check_time_sync: {description: Read timedatectl's NTPSynchronized., type: bool, default: true}
   ray_user: {description: The Ray account whose uid is reported., type: str, default: ray}
   ray_venv_dir: {description: Where Ray's virtualenv is., type: path, default: /opt/ray/venv}
+  firewall_tag: {description: "Comment prefix of raydeploy's ufw rules; its Ray port rules are TAG ray.", type: str, default: raydeploy}
+  ufw_rules_files: {description: ufw's user rule files., type: list, elements: path, default: [/etc/ufw/user.rules, /etc/ufw/user6.rules]}
 author: raydeploy
 """
 
@@ -41,6 +44,8 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
+
+UFW_CONF = "/etc/ufw/ufw.conf"
 
 
 def _listeners(module: AnsibleModule, ports: set[int]) -> dict:
@@ -84,6 +89,38 @@ def _installed_ray(venv: str) -> str | None:
     return None
 
 
+def firewall(conf: str, rules_files: list[str], tag: str) -> dict:
+    """Whether ufw is on, and the sources raydeploy's rules for Ray's ports allow.
+
+    ufw keeps each rule as '### tuple ### allow PROTO DPORT DST SPORT SRC DIRECTION comment=HEX';
+    the ray_firewall role tags its Ray port rules 'TAG ray'.
+    """
+    try:
+        with open(conf, encoding="utf-8") as handle:
+            active = re.search(r"^ENABLED=yes\s*$", handle.read(), re.M) is not None
+    except OSError:
+        return {"active": False, "ray_sources": []}
+    sources: list[str] = []
+    for path in rules_files:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 11 or fields[:4] != ["###", "tuple", "###", "allow"]:
+                continue
+            comment = fields[-1].partition("comment=")[2]
+            try:
+                text = bytes.fromhex(comment).decode()
+            except ValueError:
+                continue
+            if text == f"{tag} ray" and fields[8] not in sources:
+                sources.append(fields[8])
+    return {"active": active, "ray_sources": sources}
+
+
 def _disk(path: str) -> dict:
     """Free space for `path`, measured at its nearest existing directory, and its mount point."""
     measured = os.path.abspath(path)
@@ -107,6 +144,9 @@ def main() -> None:
             "check_time_sync": {"type": "bool", "default": True},
             "ray_user": {"type": "str", "default": "ray"},
             "ray_venv_dir": {"type": "path", "default": "/opt/ray/venv"},
+            "firewall_tag": {"type": "str", "default": "raydeploy"},
+            "ufw_rules_files": {"type": "list", "elements": "path",
+                                "default": ["/etc/ufw/user.rules", "/etc/ufw/user6.rules"]},
         },
         supports_check_mode=True,
     )
@@ -131,6 +171,7 @@ def main() -> None:
         ntp_synchronized=ntp,
         ray_uid=uid,
         installed_ray=_installed_ray(p["ray_venv_dir"]),
+        firewall=firewall(UFW_CONF, p["ufw_rules_files"], p["firewall_tag"]),
     )
 
 
