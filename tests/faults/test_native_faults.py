@@ -5,6 +5,8 @@ in file order, each measured and recorded in the fault table (tests/faults/conft
   systemd brings the node back ALIVE, same address, within 60 s;
 - a worker host restarted: its node rejoins by itself;
 - the head host restarted: the head comes back and both workers rejoin by themselves;
+- the machine restarted (every host killed, started again in another order): each keeps its
+  address and the cluster comes back by itself;
 - the SSH connection to a worker dropped while checkpoint 04 installs Ray there: the run fails
   naming the host, and a re-run converges (every node ALIVE, a job runs);
 - a job running during a no-change re-run of 01->06 finishes with the right result, and the
@@ -17,6 +19,7 @@ RAYDEPLOY_KEEP_SANDBOX keeps the hosts afterwards.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -251,6 +254,40 @@ def test_head_host_down_longer_than_the_gcs_timeout(healthy, fault_log, request)
                      "reconnect timeout)", "workers rejoin by themselves once the head is back "
                      "(within 180 s of power-on)", observed, workers)
     assert workers <= REJOIN_S, observed
+
+
+def test_machine_restart_hosts_keep_their_addresses_and_the_cluster_returns(healthy, fault_log,
+                                                                            request):
+    """The developer's machine restarts: every host loses power at once and the engine starts
+    them in any order, here highest address first (on dynamic addresses, the first and the
+    last would trade theirs)."""
+    hosts = [healthy.host(i) for i in (1, 2, 3)]
+    sandbox = Sandbox(NAME)
+    before = {s.name: s.address for s in sandbox.status()}
+    containers = {h: sandbox.container_name(i) for i, h in enumerate(hosts, start=1)}
+
+    def power_cycle() -> None:
+        subprocess.run(["docker", "kill", *containers.values()], check=True, capture_output=True,
+                       timeout=60)
+        for host in sorted(hosts, key=lambda h: ipaddress.ip_address(before[h]), reverse=True):
+            subprocess.run(["docker", "start", containers[host]], check=True, capture_output=True,
+                           timeout=60)
+        sandbox.up(3, log=lambda _: None)  # what the developer runs after a restart
+
+    came = rejoin_after(healthy, power_cycle, hosts)
+    after = {s.name: s.address for s in sandbox.status()}
+    slowest = max(came[h] for h in hosts)
+    observed = (f"3 hosts killed and started again highest address first, `sandbox up` "
+                f"{came['action']:.0f} s; addresses {'kept' if after == before else 'CHANGED'}; "
+                "nodes ALIVE with new ids after " + ", ".join(f"{came[h]:.0f} s" for h in hosts))
+    fault_log.record(request, "machine restarted (every host powered off, started in another "
+                     "order)", "each host keeps its address; the cluster comes back by itself "
+                     "(within 180 s) and a job runs on every host", observed, slowest)
+    assert after == before, observed
+    assert slowest <= REJOIN_S, observed
+    proc = healthy.submit("python", "hello_ray.py", "--tasks", "6", "--seconds", "1")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert set(job_result(proc)["distribution"]) == set(hosts)
 
 
 INSTALL = "TASK [ray_common : Install Ray into its virtualenv.]"
