@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -154,6 +155,15 @@ def make_cluster(name: str, hosts: int, *, fresh: bool | None = None) -> Sandbox
     run_cli("sandbox", "up", "--hosts", str(hosts), "--name", name, check=True)
     inventory = Path(run_cli("sandbox", "inventory", "--name", name, check=True).stdout.strip())
     return SandboxCluster(name, inventory)
+
+
+def power_cycle(addresses: dict[str, str]) -> None:
+    """What a machine's restart does to sandbox hosts ({container: address}): all killed at
+    once, then started highest address first. Each start on Docker's dynamic addresses takes
+    the lowest free one, so there the first and the last host would trade theirs."""
+    subprocess.run(["docker", "kill", *addresses], capture_output=True, check=True, timeout=60)
+    for name in sorted(addresses, key=lambda n: ipaddress.ip_address(addresses[n]), reverse=True):
+        subprocess.run(["docker", "start", name], capture_output=True, check=True, timeout=60)
 
 
 def keep_sandbox() -> bool:

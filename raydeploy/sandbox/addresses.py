@@ -43,8 +43,7 @@ def create_network(client: docker.DockerClient, name: str, labels: dict[str, str
     networks), recreated with that subnet given explicitly, which fixed addresses need."""
     error: APIError | None = None
     for _ in range(_CREATE_TRIES):
-        probe = client.networks.create(name, driver="bridge", labels=labels)
-        probe.reload()
+        probe = client.networks.create(name, driver="bridge", labels=labels)  # inspected
         subnet = subnet_of(probe)
         probe.remove()
         gateway = host_address(subnet, 0)

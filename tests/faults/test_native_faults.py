@@ -19,7 +19,6 @@ RAYDEPLOY_KEEP_SANDBOX keeps the hosts afterwards.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -31,7 +30,7 @@ from typing import TypeVar
 import pytest
 
 from raydeploy.sandbox.hosts import Sandbox
-from tests.conftest import BIN, PROJECT, kept_sandbox, run_playbook
+from tests.conftest import BIN, PROJECT, kept_sandbox, power_cycle, run_playbook
 from tests.integration.test_ray_cluster import job_result, submission_id, wait_job
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.faults]
@@ -259,22 +258,17 @@ def test_head_host_down_longer_than_the_gcs_timeout(healthy, fault_log, request)
 def test_machine_restart_hosts_keep_their_addresses_and_the_cluster_returns(healthy, fault_log,
                                                                             request):
     """The developer's machine restarts: every host loses power at once and the engine starts
-    them in any order, here highest address first (on dynamic addresses, the first and the
-    last would trade theirs)."""
+    them in another order (conftest.power_cycle)."""
     hosts = [healthy.host(i) for i in (1, 2, 3)]
     sandbox = Sandbox(NAME)
-    before = {s.name: s.address for s in sandbox.status()}
-    containers = {h: sandbox.container_name(i) for i, h in enumerate(hosts, start=1)}
+    status = sandbox.status()
+    before = {s.name: s.address for s in status}
 
-    def power_cycle() -> None:
-        subprocess.run(["docker", "kill", *containers.values()], check=True, capture_output=True,
-                       timeout=60)
-        for host in sorted(hosts, key=lambda h: ipaddress.ip_address(before[h]), reverse=True):
-            subprocess.run(["docker", "start", containers[host]], check=True, capture_output=True,
-                           timeout=60)
+    def restart() -> None:
+        power_cycle({s.container: s.address for s in status})
         sandbox.up(3, log=lambda _: None)  # what the developer runs after a restart
 
-    came = rejoin_after(healthy, power_cycle, hosts)
+    came = rejoin_after(healthy, restart, hosts)
     after = {s.name: s.address for s in sandbox.status()}
     slowest = max(came[h] for h in hosts)
     observed = (f"3 hosts killed and started again highest address first, `sandbox up` "

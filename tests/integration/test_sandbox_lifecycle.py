@@ -1,6 +1,5 @@
 """A sandbox of 3 hosts, reached over real SSH by Ansible, and removed without a trace."""
 
-import ipaddress
 import re
 import subprocess
 from pathlib import Path
@@ -8,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import BIN, PROJECT, run_cli
+from tests.conftest import BIN, PROJECT, power_cycle, run_cli
 
 pytestmark = pytest.mark.sandbox
 NAME = "lifecycle"
@@ -88,17 +87,13 @@ def test_second_up_keeps_the_same_hosts(lifecycle_sandbox):
 
 
 def test_hosts_keep_their_addresses_when_they_start_again_in_another_order(lifecycle_sandbox):
-    """What a machine's reboot does to the hosts: all stop, and the engine starts them in any
-    order. Started highest address first, on Docker's dynamic addresses the first and the last
-    would trade theirs (each start takes the lowest free one)."""
+    """What a machine's reboot does to the hosts (conftest.power_cycle)."""
     inv_before = yaml.safe_load(Path(lifecycle_sandbox).read_text())
     hosts = inv_before["all"]["children"]["ray_cluster"]["children"]
-    address = {f"raydeploy-{host}": ipaddress.ip_address(values["ansible_host"])
+    address = {f"raydeploy-{host}": values["ansible_host"]
                for group in hosts.values() for host, values in group["hosts"].items()}
     assert len(address) == 3
-    subprocess.run(["docker", "kill", *address], capture_output=True, check=True, timeout=60)
-    for name in sorted(address, key=address.get, reverse=True):
-        subprocess.run(["docker", "start", name], capture_output=True, check=True, timeout=60)
+    power_cycle(address)
     run_cli("sandbox", "up", "--hosts", "3", "--name", NAME, check=True)
     assert yaml.safe_load(Path(lifecycle_sandbox).read_text()) == inv_before
     proc = _ansible(lifecycle_sandbox, "all", "-m", "ansible.builtin.command", "-a", "hostname -I")
