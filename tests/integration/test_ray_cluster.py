@@ -7,6 +7,7 @@ scale-out, remove-node, cleanup.
 import json
 import os
 import re
+import secrets
 import subprocess
 import time
 
@@ -159,6 +160,24 @@ def test_rerun_takes_the_fast_path_and_still_repairs_drift(e2e_cluster, cold):
     assert INSTALL_TASK in full.stdout
     assert set(recap_changed(full).values()) == {0}
     assert e2e_cluster.alive() == after
+
+
+def test_a_new_token_reaches_every_node_and_restarts_it(e2e_cluster, cold):
+    before = e2e_cluster.alive()
+    old = e2e_cluster.token_file.read_text()
+    new = secrets.token_hex(32)
+    e2e_cluster.token_file.write_text(new)  # keeps the file's 0600
+    run = run_playbook(e2e_cluster.inventory, "playbooks/04-ray-deployment.yml")
+    assert run.rc == 0, run.output()
+    assert new not in run.stdout and old not in run.stdout
+    assert all(recap_changed(run).values()), recap_changed(run)
+    after = e2e_cluster.alive()
+    assert set(after) == set(before)
+    assert not set(after.values()) & set(before.values()), "a node kept running with the old token"
+    for host in e2e_cluster.hosts():
+        assert e2e_cluster.ssh(host, "cat /etc/ray/auth_token").stdout == new, host
+    proc = e2e_cluster.submit("python", "hello_ray.py", "--tasks", "3", "--seconds", "1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
 def test_scale_out_while_a_job_runs(e2e_cluster, cold):
