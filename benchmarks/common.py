@@ -117,7 +117,7 @@ def _cgroup2_root() -> Path | None:
     return None
 
 
-def _machine_cpu_s() -> float:
+def machine_cpu_s() -> float:
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6]  # user nice system irq softirq
     return busy / os.sysconf("SC_CLK_TCK")
@@ -159,7 +159,7 @@ class CpuMeter:
     def _sample(self) -> dict[str, float]:
         t = os.times()
         controller = t.user + t.system + t.children_user + t.children_system
-        out = {"machine": _machine_cpu_s(), "controller": controller, "hosts": 0.0, "ray": 0.0, "sshd": 0.0}
+        out = {"machine": machine_cpu_s(), "controller": controller, "hosts": 0.0, "ray": 0.0, "sshd": 0.0}
         for cgroup in self.cgroups:
             for key, value in _host_cpu_s(cgroup).items():
                 out[key if key != "host" else "hosts"] += value
