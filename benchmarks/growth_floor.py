@@ -1,13 +1,13 @@
-"""The least work a Ray cluster on N sandbox hosts needs, without Ansible: the floor under
-deploy_growth.py's ratio of 6 hosts to 1.
+"""Checkpoint 04's way of putting Ray on N sandbox hosts with nothing else, and without
+Ansible: the floor under deploy_growth.py's growth from 1 host to 6.
 
-What any tool that puts Ray on N fresh hosts from one controller has to do, done here by hand
-over the same ssh and with the same commands checkpoint 04 runs: copy the wheelhouse and uv to
-the head and build the venv there with uv; for N > 1 pack it, bring it to the controller and
-stream it to every worker, which unpacks it; start Ray on every host with raydeploy's ports
-(head first, workers as soon as they have the venv, as 04 does); wait until N nodes are ALIVE.
-Nothing else: no checks, no accounts, no units, no token. The sandbox hosts share the
-controller's cores, so the ratio here is the least any tool could reach on this machine.
+Done by hand over the same ssh, with 04's uv command and ports: copy the wheelhouse and uv to
+the head and build the venv there; for N > 1 pack it, bring it to the controller and stream it
+into every worker, which unpacks it; start Ray on the head once its venv is built and on the
+workers once all have unpacked (04's linear plays do the same); wait until N nodes are ALIVE.
+No checks, accounts, units, supervisor, token or cache. The sandbox hosts share the
+controller's cores, so what the workers add here is work a deploy that copies the whole venv to
+each host cannot avoid on this machine.
 
     python benchmarks/growth_floor.py [--hosts 1 --hosts 6] [--repeat 1]
 
@@ -21,6 +21,7 @@ import concurrent.futures as cf
 import contextlib
 import datetime as dt
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -74,9 +75,7 @@ class Run:
         self.marks: dict[str, list[float]] = {}
 
     def ssh(self, ip: str, script: str, stdin: Path | None = None, stdout: Path | None = None) -> None:
-        argv = self.sandbox.ssh_command(ip, "sudo", "-n", "sh", "-ec", f"'{script}'")
-        argv[1:1] = ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.control}/%C",
-                     "-o", "ControlPersist=60"]
+        argv = self._ssh(ip, "sudo", "-n", "sh", "-ec", shlex.quote(script))
         with contextlib.ExitStack() as files:
             fin = files.enter_context(stdin.open("rb")) if stdin else subprocess.DEVNULL
             fout = files.enter_context(stdout.open("wb")) if stdout else subprocess.DEVNULL
@@ -84,6 +83,12 @@ class Run:
         if proc.returncode != 0:
             raise SystemExit(f"{ip}: {script[:80]}... exited {proc.returncode}: "
                              f"{proc.stderr.decode()[-800:]}")
+
+    def _ssh(self, ip: str, *remote: str, options: tuple[str, ...] = ()) -> list[str]:
+        argv = self.sandbox.ssh_command(ip, *remote)
+        argv[1:1] = ["-o", "ControlMaster=auto", "-o", f"ControlPath={self.control}/%C",
+                     "-o", "ControlPersist=60", *options]
+        return argv
 
     def mark(self, name: str, t0: float) -> None:
         """Seconds since t0 and the machine's CPU seconds since then, at the end of a phase."""
@@ -99,6 +104,9 @@ class Run:
         try:
             return self._go()
         finally:
+            for ip in self.ips:  # the shared connections, before their sockets' directory goes
+                subprocess.run(self._ssh(ip, options=("-O", "exit")), capture_output=True, timeout=30,
+                               check=False)
             shutil.rmtree(self.control, ignore_errors=True)  # and the venv archive in it
 
     def _go(self) -> dict:
@@ -112,8 +120,7 @@ class Run:
                        f" && python3 -m venv --without-pip {VENV}"
                        f" && {UV_HOST} pip install --python {VENV}/bin/python --no-cache --compile-bytecode"
                        f" --no-progress --no-index --find-links {WHEELS_HOST}"
-                       f" ray[default]=={ray_version()}"
-                       f" >/dev/null 2>&1{packs}")
+                       f" {shlex.quote(f'ray[default]=={ray_version()}')} >/dev/null{packs}")
         self.mark("built", t0)
         with cf.ThreadPoolExecutor(max_workers=n) as pool:
             head_started = pool.submit(self.ray_start, head)
@@ -126,7 +133,7 @@ class Run:
                 list(pool.map(self.ray_start, self.ips[1:]))
                 self.mark("workers_started", t0)
             head_started.result()
-        deadline = t0 + ALIVE_CAP_S
+        deadline = time.monotonic() + ALIVE_CAP_S
         alive = 0
         while time.monotonic() < deadline:
             alive = len({x["nodeManagerAddress"] for x in dashboard_nodes(self, None) or []} & set(self.ips))
@@ -140,6 +147,7 @@ class Run:
 def measure(hosts: int, run: int) -> dict:
     name = f"floor-{hosts}r{run}"
     common.remove_sandboxes([name], wait_if_removed=True)
+    RETIRED.append(name)  # removed at the end, even if it fails to come up
     proc = subprocess.run([str(BIN / "raydeploy"), "sandbox", "up", "--hosts", str(hosts), "--name", name],
                           capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
@@ -152,7 +160,6 @@ def measure(hosts: int, run: int) -> dict:
             result = Run(sandbox, ips).go()
     finally:
         common.stop_sandbox(name)
-        RETIRED.append(name)
     if result["alive"] != hosts:
         raise SystemExit(f"{name}: only {result['alive']} of {hosts} nodes ALIVE after {ALIVE_CAP_S} s")
     print(f"{hosts} host(s), run {run}: {result['marks']}  cpu {cpu.result}", flush=True)
