@@ -31,10 +31,9 @@ from pathlib import Path
 
 import common
 import yaml
-from common import BIN, PROJECT, CpuMeter, settle, write_report
-from launcher_vs_raydeploy import WHEELHOUSE, dashboard_nodes
+from common import PROJECT, CpuMeter, write_report
+from launcher_vs_raydeploy import WHEELHOUSE, Hosts, dashboard_nodes
 
-from raydeploy.sandbox.hosts import Sandbox
 from raydeploy.settings import ray_ports, ray_version, role_defaults
 
 NAME = "growth_floor"
@@ -68,8 +67,8 @@ def start_args(head: str, ip: str) -> str:
 
 
 class Run:
-    def __init__(self, sandbox: Sandbox, ips: list[str]):
-        self.sandbox, self.ips, self.head = sandbox, ips, ips[0]
+    def __init__(self, hosts: Hosts):
+        self.hosts, self.sandbox, self.ips, self.head = hosts, hosts.sandbox, hosts.ips, hosts.head
         # Shared connections, as Ansible's ControlPersist gives each host.
         self.control = tempfile.mkdtemp(prefix="floor-ssh-")
         self.marks: dict[str, list[float]] = {}
@@ -136,7 +135,8 @@ class Run:
         deadline = time.monotonic() + ALIVE_CAP_S
         alive = 0
         while time.monotonic() < deadline:
-            alive = len({x["nodeManagerAddress"] for x in dashboard_nodes(self, None) or []} & set(self.ips))
+            nodes = dashboard_nodes(self.hosts, None) or []
+            alive = len({x["nodeManagerAddress"] for x in nodes} & set(self.ips))
             if alive == n:
                 break
             time.sleep(0.25)
@@ -146,25 +146,18 @@ class Run:
 
 def measure(hosts: int, run: int) -> dict:
     name = f"floor-{hosts}r{run}"
-    common.remove_sandboxes([name], wait_if_removed=True)
     RETIRED.append(name)  # removed at the end, even if it fails to come up
-    proc = subprocess.run([str(BIN / "raydeploy"), "sandbox", "up", "--hosts", str(hosts), "--name", name],
-                          capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        raise SystemExit(f"sandbox up {name} failed:\n{proc.stdout[-1500:]}\n{proc.stderr[-1500:]}")
-    sandbox = Sandbox(name)
-    ips = [s.address for s in sandbox.status()]
-    quiet = settle()
+    cluster = Hosts(name, hosts)  # a fresh sandbox, on a quiet machine
     try:
-        with CpuMeter(sandbox, hosts) as cpu:
-            result = Run(sandbox, ips).go()
+        with CpuMeter(cluster.sandbox, hosts) as cpu:
+            result = Run(cluster).go()
     finally:
         common.stop_sandbox(name)
     if result["alive"] != hosts:
         raise SystemExit(f"{name}: only {result['alive']} of {hosts} nodes ALIVE after {ALIVE_CAP_S} s")
     print(f"{hosts} host(s), run {run}: {result['marks']}  cpu {cpu.result}", flush=True)
     return {"wall_s": result["marks"]["all_alive"][0], "marks": result["marks"], "cpu_s": cpu.result,
-            "settle": quiet}
+            "settle": cluster.settled}
 
 
 def markdown(doc: dict) -> str:
