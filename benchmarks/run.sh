@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The deployment benchmarks in one command (issue 8): Ray's cluster launcher (`ray up`, local
 # provider) against checkpoint 04 on fresh sandbox hosts for N = 3 and 6, then how 01->04 grows
-# with 1, 3 and 6 hosts and the floor under that growth (the same hosts' least work, without
-# Ansible), what the controller's caches and the small fact subset buy a cold 04, and what
-# caching docker mode's Ray image buys.
-# Results: benchmarks/results/{launcher_vs_raydeploy,deploy_growth,growth_floor,controller_caches,docker_images}.{json,md}.
+# with 1, 3 and 6 hosts, the floor under that growth (the same hosts' least work, without
+# Ansible) and what one task costs on 1 host and on 6, what the controller's caches and the
+# small fact subset buy a cold 04, and what caching docker mode's Ray image buys.
+# Results: benchmarks/results/{launcher_vs_raydeploy,deploy_growth,growth_floor,task_scaling,controller_caches,docker_images}.{json,md}.
 # Takes about an hour on 2 cores; run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +21,6 @@ quiet_disk
 python benchmarks/deploy_growth.py --hosts 1 --hosts 3 --hosts 6
 quiet_disk
 python benchmarks/growth_floor.py --hosts 1 --hosts 3 --hosts 6 --repeat 2
+python benchmarks/task_scaling.py --repeat 2
 python benchmarks/controller_caches.py --hosts 3
 python benchmarks/docker_images.py --hosts 3
