@@ -16,8 +16,23 @@ PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 # Keep tests away from the user's own sandboxes and caches, for the whole session.
+_OWN_HOME = not os.environ.get("RAYDEPLOY_TEST_HOME")
 _HOME = Path(os.environ.get("RAYDEPLOY_TEST_HOME") or tempfile.mkdtemp(prefix="raydeploy-test-"))
 os.environ["RAYDEPLOY_HOME"] = str(_HOME)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """A passing session removes the home it made (its image and wheel caches are several hundred
+    MB, and every session makes a new one); a failing one keeps it, with its runs' logs, and says
+    where. RAYDEPLOY_TEST_HOME, the caller's own, is always kept."""
+    if not _OWN_HOME or not _HOME.exists():
+        return
+    if exitstatus == 0:
+        shutil.rmtree(_HOME, ignore_errors=True)
+    else:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"raydeploy test home kept for its logs: {_HOME}")
 
 
 def run_cli(*args: str, check: bool = False, timeout: int = 900, **kw) -> subprocess.CompletedProcess:
