@@ -21,6 +21,7 @@ quiet_disk
 python benchmarks/deploy_growth.py --hosts 1 --hosts 3 --hosts 6
 quiet_disk
 python benchmarks/growth_floor.py --hosts 1 --hosts 3 --hosts 6 --repeat 2
+# No quiet_disk first: with pipelining its tasks write no files on the hosts.
 python benchmarks/task_scaling.py --repeat 2
 python benchmarks/controller_caches.py --hosts 3
 python benchmarks/docker_images.py --hosts 3
