@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -121,6 +122,7 @@ def main() -> None:
                     print(f"{kind or 'baseline'} on {key}: {r['wall_s']} s, cpu {r['cpu_s']}", flush=True)
     finally:
         common.remove_sandboxes([SANDBOX], wait_if_removed=False)
+        shutil.rmtree(workdir, ignore_errors=True)
     base = results.pop("baseline")
     kinds = {kind: {"count": KINDS[kind][0],
                     **{k: per_task(results[kind][k], base[k], KINDS[kind][0]) for k in ("1", str(HOSTS))}}

@@ -16,8 +16,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 # Keep tests away from the user's own sandboxes and caches, for the whole session.
-_OWN_HOME = not os.environ.get("RAYDEPLOY_TEST_HOME")
-_HOME = Path(os.environ.get("RAYDEPLOY_TEST_HOME") or tempfile.mkdtemp(prefix="raydeploy-test-"))
+_GIVEN_HOME = os.environ.get("RAYDEPLOY_TEST_HOME")
+_HOME = Path(_GIVEN_HOME or tempfile.mkdtemp(prefix="raydeploy-test-"))
 os.environ["RAYDEPLOY_HOME"] = str(_HOME)
 
 
@@ -25,7 +25,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     """A passing session removes the home it made (its image and wheel caches are several hundred
     MB, and every session makes a new one); a failing one keeps it, with its runs' logs, and says
     where. RAYDEPLOY_TEST_HOME, the caller's own, is always kept."""
-    if not _OWN_HOME or not _HOME.exists():
+    if _GIVEN_HOME or not _HOME.exists():
         return
     if exitstatus == 0:
         shutil.rmtree(_HOME, ignore_errors=True)
