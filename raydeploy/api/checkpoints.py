@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request
 
 from raydeploy import checkpoints as registry
 from raydeploy.api.context import ctx
+from raydeploy.api.runs import RunNotStoppable
 from raydeploy.api.security import ApiError, Field, caller, json_body, shown
 from raydeploy.checkpoints import Checkpoint
 from raydeploy.deploy.approvals import record_as_public
@@ -17,6 +18,7 @@ bp = Blueprint("checkpoints", __name__, url_prefix="/api/v1")
 
 LIMIT_RE = re.compile(r"^[A-Za-z0-9_.:,!&*\[\]-]{1,200}$")
 RUN_FIELDS = {"dry_run": Field(bool), "to_end": Field(bool), "limit": Field(str, max_length=200)}
+STOP_FIELDS = {"reason": Field(str, max_length=500)}
 
 
 def find(name: str) -> Checkpoint:
@@ -94,3 +96,20 @@ def get_run(run_id: str):
     if run is None:
         raise ApiError(404, f"no run {shown(run_id)} in this state directory")
     return jsonify(run)
+
+
+@bp.post("/runs/<run_id>/stop")
+def stop_run(run_id: str):
+    body = json_body(STOP_FIELDS, allow_empty=True)
+    c = ctx()
+    if c.runs.get(run_id) is None:
+        raise ApiError(404, f"no run {shown(run_id)} in this state directory")
+    try:
+        pid = c.runs.stop(run_id)
+    except RunNotStoppable as exc:
+        raise ApiError(409, str(exc)) from None
+    c.state.audit("api_run_stop_requested", who=caller(), run=run_id, pid=pid, reason=body.get("reason"))
+    resp = jsonify({"run_id": run_id, "status": "stopping", "url": f"/api/v1/runs/{run_id}"})
+    resp.status_code = 202
+    resp.headers["Location"] = f"/api/v1/runs/{run_id}"
+    return resp

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -29,6 +30,10 @@ RUN_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{6}$")
 HOST_COUNTS = ("ok", "changed", "failed", "unreachable", "skipped")
 _EVENT_COUNT = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_unreachable": "unreachable",
                 "runner_on_skipped": "skipped"}
+
+
+class RunNotStoppable(Exception):
+    """A stop request this API process cannot carry out; the message says why and what to do."""
 
 
 @dataclass
@@ -75,6 +80,23 @@ class RunManager:
         self.state.audit("api_run_requested", who=requested_by, run=run_id, checkpoint=checkpoint,
                          to_end=to_end, dry_run=dry_run, limit=limit, pid=proc.pid)
         return Launch(run_id, argv, run_dir)
+
+    def stop(self, run_id: str) -> int:
+        """SIGTERM to a run this API process started, as Ctrl-C would: the orchestrator stops
+        ansible-playbook, marks the checkpoint interrupted, releases the lock and exits 130.
+        Returns the pid; RunNotStoppable says why not (another process's run, or finished)."""
+        with self._lock:
+            proc = self._procs.get(run_id)
+        if proc is None:
+            holder = self.state.holder()
+            where = (f" (the lock holder is pid {holder.get('pid', '?')}, {holder.get('command', '?')})"
+                     if holder else "")
+            raise RunNotStoppable(f"run {run_id} was not started by this API process; stop it where it "
+                                  f"runs: Ctrl-C, or SIGTERM to its process{where}")
+        if proc.poll() is not None:
+            raise RunNotStoppable(f"run {run_id} has already ended (exit {proc.returncode})")
+        proc.send_signal(signal.SIGTERM)
+        return proc.pid
 
     def _returncode(self, run_id: str) -> int | None:
         with self._lock:

@@ -190,3 +190,23 @@ def test_post_checkpoint_runs_it_through_the_orchestrator(api, cluster):
     assert all(cp["hosts"][h]["failed"] == 0 and cp["hosts"][h]["ok"] > 0 for h in cluster.hosts())
     requested = [e for e in audit(api.state) if e["event"] == "api_run_requested" and e["run"] == run]
     assert requested and requested[0]["who"].startswith("token:")
+
+
+def test_stop_interrupts_a_run_started_over_rest_and_frees_the_lock(api, cluster):
+    code, body = api.call("POST", "/api/v1/checkpoints/prerequisites-check", {"to_end": True})
+    assert code == 202, body
+    run = body["run_id"]
+    # Stop it once its first checkpoint runs (or, on a fast machine, once it waits at 02's gate).
+    current = wait_for(lambda: api.call("GET", f"/api/v1/runs/{run}")[1]["current_checkpoint"], 300,
+                       "the run to start its first checkpoint", interval=0.2)
+    code, body = api.call("POST", f"/api/v1/runs/{run}/stop", {"reason": "test"})
+    assert code == 202 and body["status"] == "stopping", body
+    result = wait_for(lambda: (r := api.call("GET", f"/api/v1/runs/{run}")[1])["finished_at"] and r, 120,
+                      "the stopped run to end", interval=1)
+    assert result["status"] == "interrupted" and result["exit_code"] == 130, result
+    code, cps = api.call("GET", "/api/v1/checkpoints")
+    interrupted = [c["name"] for c in cps["checkpoints"]
+                   if c["state"] and c["state"]["run_id"] == run and c["state"]["status"] == "interrupted"]
+    assert len(interrupted) == 1 and cps["lock"] is None, (current, cps)
+    code, again = api.call("POST", f"/api/v1/runs/{run}/stop", {})
+    assert code == 409 and "has already ended" in again["error"]["message"], again

@@ -43,7 +43,7 @@ REAL = {"name": [c.name for c in registry.load()],
 
 
 def test_every_operation_of_the_spec_is_tested():
-    assert len(OPERATIONS) == 17
+    assert len(OPERATIONS) == 18
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
