@@ -105,3 +105,14 @@ def test_unreachable_host(e2e_cluster):
     assert run.rc != 0
     assert run.recap[e2e_cluster.host(3)]["unreachable"] == 1, run.recap
     assert e2e_cluster.host(3) in run.stdout and "UNREACHABLE" in run.stdout
+
+
+def test_python_and_os_that_ray_cannot_run_on(e2e_cluster, tmp_path):
+    # The sandbox's Debian 12 with Python 3.11 stands in for an older host: the supported lists
+    # are narrowed past it.
+    edit = set_hostvar(e2e_cluster.host(2), prerequisites_python_versions=["3.10"],
+                       prerequisites_supported_distributions={"Debian": "13"})
+    run = run_playbook(with_inventory(e2e_cluster, tmp_path, edit), PREREQ)
+    assert_refused(run, f"{e2e_cluster.host(2)}: OS Debian 12", "is not supported: use Debian 13 or later",
+                   "Python 3.11 is not one Ray 2.60.0 supports (3.10)",
+                   "use an OS whose python3 is one of them")
