@@ -12,6 +12,7 @@ import subprocess
 import time
 
 import pytest
+import yaml
 
 from tests.conftest import BIN, run_cli, run_playbook
 
@@ -206,6 +207,42 @@ def test_remove_node_takes_a_worker_out_cleanly(e2e_cluster, cold):
     left = e2e_cluster.ssh(e2e_cluster.host(4), "pgrep -af '[r]aylet|[g]cs_server|[r]ay::' || true").stdout
     assert left.strip() == ""
     run_cli("sandbox", "up", "--hosts", "3", "--name", e2e_cluster.name, check=True)
+
+
+def test_worker_count_zero_stops_that_worker_and_one_brings_it_back(e2e_cluster, cold):
+    host3 = e2e_cluster.host(3)
+    ip3 = e2e_cluster.hosts()[host3]
+    inv = e2e_cluster.load()
+    inv["all"]["children"]["ray_cluster"]["children"]["worker_nodes"]["hosts"][host3]["ray_worker_count"] = 0
+    # Beside the sandbox's own inventory: the cluster token is found relative to it.
+    zero = e2e_cluster.inventory.with_name("inventory-zero-workers.yml")
+    zero.write_text(yaml.safe_dump(inv))
+    try:
+        run = run_playbook(zero, "playbooks/04-ray-deployment.yml")
+        assert run.rc == 0, run.output()
+        assert run.recap[host3]["changed"] >= 1
+        deadline = time.monotonic() + 60  # the GCS marks a node DEAD once its raylet is gone
+        while ip3 in e2e_cluster.alive() and time.monotonic() < deadline:
+            time.sleep(1)
+        assert ip3 not in e2e_cluster.alive() and len(e2e_cluster.alive()) == 2
+        unit = e2e_cluster.ssh(host3, "systemctl is-active ray-worker; systemctl is-enabled ray-worker")
+        unit = unit.stdout
+        assert unit.split() == ["inactive", "disabled"], unit
+        left = e2e_cluster.ssh(host3, "pgrep -af '[r]aylet|[r]ay::' || true").stdout
+        assert left.strip() == ""
+        again = run_playbook(zero, "playbooks/04-ray-deployment.yml")
+        assert again.rc == 0 and again.recap[host3]["changed"] == 0, again.output()
+        # The health report expects no node there: nothing about host 3 warns or fails.
+        proc = run_cli("validate", "-i", str(zero), "--checkpoint", "ray-deployment", "--format", "json",
+                       "--max-score", "1000000")
+        report = json.loads(proc.stdout)
+        bad = [r for r in report["results"] if r["host"] == host3 and r["status"] in ("warn", "fail")]
+        assert report["results"] and not bad, bad
+    finally:
+        zero.unlink()
+    back = run_playbook(e2e_cluster.inventory, "playbooks/04-ray-deployment.yml")
+    assert back.rc == 0, back.output()
+    assert ip3 in e2e_cluster.alive() and len(e2e_cluster.alive()) == 3
 
 
 def test_cleanup_removes_foreign_ray_and_keeps_ours(e2e_cluster, cold):

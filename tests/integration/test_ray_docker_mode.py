@@ -4,6 +4,7 @@ package whose wheel is downloaded on the controller and pushed (the hosts reach 
 index), two limited worker containers on one host (seed 004's multi-worker hosts)."""
 
 import json
+import time
 
 import pytest
 import yaml
@@ -91,6 +92,28 @@ def test_rerun_changes_nothing(docker_cluster):
         assert run.rc == 0, run.output()
         assert all(r["changed"] == 0 for h, r in run.recap.items()), (playbook, run.recap)
     assert cluster.alive() == before
+
+
+def test_lower_worker_counts_remove_the_containers_beyond_them(docker_cluster):
+    cluster, path = docker_cluster
+    worker_ip = cluster.hosts()["dock-2"]
+    for count in (1, 0):
+        inv = yaml.safe_load(path.read_text())
+        workers = inv["all"]["children"]["ray_cluster"]["children"]["worker_nodes"]["hosts"]
+        workers["dock-2"]["ray_worker_count"] = count
+        path.write_text(yaml.safe_dump(inv))
+        run = run_playbook(path, "playbooks/04-ray-deployment.yml")
+        assert run.rc == 0, run.output()
+        names = cluster.ssh("dock-2", "docker ps -a --filter label=io.raydeploy.kind=worker "
+                                      "--format '{{.Names}}'").stdout.split()
+        assert names == [f"ray-worker-{n}" for n in range(1, count + 1)], (count, names)
+        deadline = time.monotonic() + 60  # the GCS marks a node DEAD once its raylet is gone
+        while True:
+            alive = [n for n in cluster.nodes() if n["state"] == "ALIVE"]
+            if len(alive) == count + 1 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert sum(n["node_ip"] == worker_ip for n in alive) == count and len(alive) == count + 1
 
 
 def test_teardown_removes_the_containers(docker_cluster):
