@@ -133,8 +133,10 @@ def test_targets_come_from_the_inventory(rendered):
         groups = yaml.safe_load((rendered / "prometheus" / "file_sd" / f"{job}.yml").read_text()) or []
         return sorted(t for g in groups for t in g["targets"])
 
-    assert targets("node") == ["10.9.0.2:9100", "10.9.0.3:9100", "10.9.0.4:9100", "10.9.0.5:9100"]
-    # Docker workers: one node per container, ports shifted by ray_docker_port_stride (100).
+    assert targets("node") == ["10.9.0.2:9100", "10.9.0.3:9100", "10.9.0.4:9100", "10.9.0.5:9100",
+                               "10.9.0.6:9100"]
+    # Docker workers: one node per container, ports shifted by ray_docker_port_stride (100); none
+    # on h5, whose ray_worker_count is 0.
     assert targets("ray") == ["10.9.0.2:8080", "10.9.0.3:8080", "10.9.0.4:8080", "10.9.0.5:8080",
                               "10.9.0.5:8180"]
     assert targets("ray_head") == ["10.9.0.2:44217", "10.9.0.2:44227"]
