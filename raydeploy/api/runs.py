@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from raydeploy import checkpoints as registry
-from raydeploy.deploy.orchestrator import new_run_id
+from raydeploy.deploy.orchestrator import EXIT_INTERRUPTED, new_run_id
 from raydeploy.deploy.store import StateDir, iso, now, read_json, write_json
 from raydeploy.paths import PROJECT_ROOT
 
@@ -50,6 +50,7 @@ class RunManager:
     approval_timeout: float = 1800.0
     _procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: set[str] = field(default_factory=set)
 
     @property
     def runs_dir(self) -> Path:
@@ -84,18 +85,25 @@ class RunManager:
     def stop(self, run_id: str) -> int:
         """SIGTERM to a run this API process started, as Ctrl-C would: the orchestrator stops
         ansible-playbook, marks the checkpoint interrupted, releases the lock and exits 130.
-        Returns the pid; RunNotStoppable says why not (another process's run, or finished)."""
+        Signals once: a second SIGTERM would cut the orchestrator's own clean-up short.
+        Returns the pid; RunNotStoppable says why not (another process's run, or ended)."""
         with self._lock:
             proc = self._procs.get(run_id)
+            if proc is not None and proc.poll() is None and run_id not in self._stopping:
+                proc.send_signal(signal.SIGTERM)
+                self._stopping.add(run_id)
         if proc is None:
-            holder = self.state.holder()
-            where = (f" (the lock holder is pid {holder.get('pid', '?')}, {holder.get('command', '?')})"
-                     if holder else "")
-            raise RunNotStoppable(f"run {run_id} was not started by this API process; stop it where it "
-                                  f"runs: Ctrl-C, or SIGTERM to its process{where}")
-        if proc.poll() is not None:
+            run = self.get(run_id) or {}
+            if run.get("finished_at"):
+                raise RunNotStoppable(f"run {run_id} has already ended ({run.get('status')})")
+            started = next((e for e in self.state.audit_entries()
+                            if e.get("event") == "run_started" and e.get("run") == run_id), {})
+            pid = started.get("pid", "?")
+            raise RunNotStoppable(f"run {run_id} was started by another process (pid {pid}, "
+                                  f"{started.get('command', '?')}); stop it there: Ctrl-C, or SIGTERM "
+                                  f"to pid {pid}")
+        if proc.returncode is not None:
             raise RunNotStoppable(f"run {run_id} has already ended (exit {proc.returncode})")
-        proc.send_signal(signal.SIGTERM)
         return proc.pid
 
     def _returncode(self, run_id: str) -> int | None:
@@ -175,7 +183,10 @@ class RunManager:
             tail = log.read_text(errors="replace").splitlines()[-20:] if log.exists() else []
             run["log_tail"] = tail
             if run["finished_at"] is None and rc is not None:
-                run.update(status="failed" if rc else "succeeded", exit_code=rc,
+                # Stopped before the orchestrator set its handler: SIGTERM's default action.
+                interrupted = rc in (EXIT_INTERRUPTED, -signal.SIGTERM)
+                status = "interrupted" if interrupted else "failed" if rc else "succeeded"
+                run.update(status=status, exit_code=rc,
                            message=run["message"] or next((line for line in reversed(tail)
                                                            if line.startswith("error:")), ""))
         number = {c.name: c.number for c in registry.load()}

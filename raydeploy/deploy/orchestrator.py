@@ -177,7 +177,7 @@ class Orchestrator:
         return report
 
     def _run_locked(self, checkpoints: list[Checkpoint], command: str, report: dict[str, Any]) -> None:
-        self.state.audit("run_started", run=self.run_id, command=command,
+        self.state.audit("run_started", run=self.run_id, command=command, pid=os.getpid(),
                          plan=[c.name for c in checkpoints], inventory=str(self.o.inventory),
                          limit=self.o.limit, dry_run=self.o.dry_run, auto_approve=self.o.auto_approve)
         status, code, message = "succeeded", EXIT_OK, ""

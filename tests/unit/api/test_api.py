@@ -5,7 +5,6 @@ checks, approvals shared with the orchestrator, runs, cluster data from a stub R
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
 import subprocess
@@ -235,6 +234,8 @@ def test_post_checkpoint_while_a_run_holds_the_lock_is_409(app, client, auth):
 def test_stop_sends_sigterm_to_the_run_this_api_started(app, client, auth):
     run_id = client.post("/api/v1/checkpoints/prerequisites-check", headers=auth).json["run_id"]
     runs = app.extensions["raydeploy"].runs
+    (runs.runs_dir / run_id).mkdir(parents=True)
+    (runs.runs_dir / run_id / "meta.json").write_text(json.dumps({"run_id": run_id}))
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     runs._procs[run_id] = child
     try:
@@ -248,18 +249,49 @@ def test_stop_sends_sigterm_to_the_run_this_api_started(app, client, auth):
                 if e["event"] == "api_run_stop_requested"]
     assert entry["run"] == run_id and entry["reason"] == "wrong inventory"
     assert entry["who"].startswith("token:")
+    # Killed before the orchestrator set its SIGTERM handler: still an interrupted run.
+    run = client.get(f"/api/v1/runs/{run_id}", headers=auth).json
+    assert run["status"] == "interrupted" and run["exit_code"] == -signal.SIGTERM, run
     again = client.post(f"/api/v1/runs/{run_id}/stop", headers=auth)
     assert again.status_code == 409 and "has already ended" in again.json["error"]["message"]
 
 
-def test_stop_a_run_started_elsewhere_is_409_naming_the_lock_holder(app, client, auth):
+def test_a_second_stop_does_not_signal_again(app, client, auth, tmp_path):
+    # A second SIGTERM would cut the orchestrator's clean-up short: the child counts them.
+    run_id = client.post("/api/v1/checkpoints/prerequisites-check", headers=auth).json["run_id"]
+    count = tmp_path / "sigterms"
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import pathlib, signal, sys, time\n"
+        f"p = pathlib.Path({str(count)!r}); p.write_text('0')\n"
+        "signal.signal(signal.SIGTERM, lambda *a: p.write_text(str(int(p.read_text()) + 1)))\n"
+        "time.sleep(30)\n")])
+    app.extensions["raydeploy"].runs._procs[run_id] = child
+    try:
+        deadline = time.monotonic() + 10
+        while not count.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(2):
+            resp = client.post(f"/api/v1/runs/{run_id}/stop", headers=auth)
+            assert resp.status_code == 202, resp.json
+        time.sleep(0.5)
+        assert count.read_text() == "1"
+    finally:
+        child.kill()
+        child.wait(10)
+
+
+def test_stop_a_run_started_elsewhere_is_409_naming_its_process(app, client, auth):
     state = app.extensions["raydeploy"].state
-    state.audit("run_started", run="20260101T000000-abcdef", command="deploy-master.py --deploy", plan=[])
-    with state.locked("deploy-master.py --deploy"):
-        resp = client.post("/api/v1/runs/20260101T000000-abcdef/stop", headers=auth)
+    state.audit("run_started", run="20260101T000000-abcdef", command="deploy-master.py --deploy", pid=4242,
+                plan=[])
+    resp = client.post("/api/v1/runs/20260101T000000-abcdef/stop", headers=auth)
     assert resp.status_code == 409
     message = resp.json["error"]["message"]
-    assert "not started by this API process" in message and f"pid {os.getpid()}" in message, message
+    assert "started by another process (pid 4242, deploy-master.py --deploy)" in message, message
+    assert "SIGTERM to pid 4242" in message
+    state.audit("run_finished", run="20260101T000000-abcdef", status="succeeded", exit_code=0)
+    resp = client.post("/api/v1/runs/20260101T000000-abcdef/stop", headers=auth)
+    assert resp.status_code == 409 and "has already ended (succeeded)" in resp.json["error"]["message"]
 
 
 def test_stop_an_unknown_run_is_404_and_a_bad_body_400(client, auth):
