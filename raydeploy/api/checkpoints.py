@@ -102,10 +102,10 @@ def get_run(run_id: str):
 def stop_run(run_id: str):
     body = json_body(STOP_FIELDS, allow_empty=True)
     c = ctx()
-    if c.runs.get(run_id) is None:
-        raise ApiError(404, f"no run {shown(run_id)} in this state directory")
     try:
         pid = c.runs.stop(run_id)
+    except LookupError:
+        raise ApiError(404, f"no run {shown(run_id)} in this state directory") from None
     except RunNotStoppable as exc:
         raise ApiError(409, str(exc)) from None
     c.state.audit("api_run_stop_requested", who=caller(), run=run_id, pid=pid, reason=body.get("reason"))

@@ -86,18 +86,22 @@ class RunManager:
         """SIGTERM to a run this API process started, as Ctrl-C would: the orchestrator stops
         ansible-playbook, marks the checkpoint interrupted, releases the lock and exits 130.
         Signals once: a second SIGTERM would cut the orchestrator's own clean-up short.
-        Returns the pid; RunNotStoppable says why not (another process's run, or ended)."""
+        Returns the pid; LookupError for a run this state directory does not know, and
+        RunNotStoppable says why not (another process's run, or ended)."""
         with self._lock:
             proc = self._procs.get(run_id)
             if proc is not None and proc.poll() is None and run_id not in self._stopping:
                 proc.send_signal(signal.SIGTERM)
                 self._stopping.add(run_id)
         if proc is None:
-            run = self.get(run_id) or {}
-            if run.get("finished_at"):
-                raise RunNotStoppable(f"run {run_id} has already ended ({run.get('status')})")
-            started = next((e for e in self.state.audit_entries()
-                            if e.get("event") == "run_started" and e.get("run") == run_id), {})
+            audit = self.state.audit_entries()
+            run = self.get(run_id, audit)
+            if run is None:
+                raise LookupError(run_id)
+            if run["finished_at"]:
+                raise RunNotStoppable(f"run {run_id} has already ended ({run['status']})")
+            started = next((e for e in audit if e.get("event") == "run_started" and e.get("run") == run_id),
+                           {})
             pid = started.get("pid", "?")
             raise RunNotStoppable(f"run {run_id} was started by another process (pid {pid}, "
                                   f"{started.get('command', '?')}); stop it there: Ctrl-C, or SIGTERM "
