@@ -30,11 +30,12 @@ ANCHOR = "    - name: Wait for Ray's install.\n"
 PLAYBOOK = "playbooks/04-ray-deployment.yml"
 
 
-def checkout(dest: Path) -> str:
-    """The committed project (HEAD) in dest; returns the commit."""
+def checkout(*dests: Path) -> str:
+    """The committed project (HEAD) in each of dests; returns the commit."""
     archive = subprocess.run(["git", "archive", "HEAD"], cwd=PROJECT, capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")
+    for dest in dests:
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+            tar.extractall(dest, filter="data")
     return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True,
                           text=True, check=True).stdout.strip()
 
@@ -118,8 +119,7 @@ def main() -> None:
     hosts = sorted(set(args.hosts or [1, 6]))
     with tempfile.TemporaryDirectory(prefix="extra-tasks-") as tmp:
         base_root, extra_root = Path(tmp, "base"), Path(tmp, "extra")
-        commit = checkout(base_root)
-        checkout(extra_root)
+        commit = checkout(base_root, extra_root)
         add_tasks(extra_root, args.tasks)
         base = growth(base_root, hosts, args.repeat)
         extra = growth(extra_root, hosts, args.repeat)

@@ -14,6 +14,7 @@ import time
 import pytest
 import yaml
 
+from tests.api_support import wait_for
 from tests.conftest import BIN, run_cli, run_playbook
 
 pytestmark = pytest.mark.sandbox
@@ -221,9 +222,8 @@ def test_worker_count_zero_stops_that_worker_and_one_brings_it_back(e2e_cluster,
         run = run_playbook(zero, "playbooks/04-ray-deployment.yml")
         assert run.rc == 0, run.output()
         assert run.recap[host3]["changed"] >= 1
-        deadline = time.monotonic() + 60  # the GCS marks a node DEAD once its raylet is gone
-        while ip3 in e2e_cluster.alive() and time.monotonic() < deadline:
-            time.sleep(1)
+        # The GCS marks a node DEAD once its raylet is gone.
+        wait_for(lambda: ip3 not in e2e_cluster.alive(), 60, "host 3's node to leave", interval=1)
         assert ip3 not in e2e_cluster.alive() and len(e2e_cluster.alive()) == 2
         unit = e2e_cluster.ssh(host3, "systemctl is-active ray-worker; systemctl is-enabled ray-worker")
         unit = unit.stdout

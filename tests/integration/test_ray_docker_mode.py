@@ -4,11 +4,11 @@ package whose wheel is downloaded on the controller and pushed (the hosts reach 
 index), two limited worker containers on one host (seed 004's multi-worker hosts)."""
 
 import json
-import time
 
 import pytest
 import yaml
 
+from tests.api_support import wait_for
 from tests.conftest import make_cluster, run_cli, run_playbook
 from tests.every_node import run_on_every_node
 
@@ -107,12 +107,11 @@ def test_lower_worker_counts_remove_the_containers_beyond_them(docker_cluster):
         names = cluster.ssh("dock-2", "docker ps -a --filter label=io.raydeploy.kind=worker "
                                       "--format '{{.Names}}'").stdout.split()
         assert names == [f"ray-worker-{n}" for n in range(1, count + 1)], (count, names)
-        deadline = time.monotonic() + 60  # the GCS marks a node DEAD once its raylet is gone
-        while True:
-            alive = [n for n in cluster.nodes() if n["state"] == "ALIVE"]
-            if len(alive) == count + 1 or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        # The GCS marks a node DEAD once its raylet is gone.
+        # alive() is keyed by address, and dock-2's containers share one: count the nodes.
+        wait_for(lambda want=count + 1: sum(n["state"] == "ALIVE" for n in cluster.nodes()) == want, 60,
+                 f"{count + 1} ALIVE nodes", interval=1)
+        alive = [n for n in cluster.nodes() if n["state"] == "ALIVE"]
         assert sum(n["node_ip"] == worker_ip for n in alive) == count and len(alive) == count + 1
 
 
