@@ -66,3 +66,11 @@ def test_ufw_that_is_off_or_absent_is_not_active(tmp_path):
     assert probe.firewall(str(conf), [str(rules)], "raydeploy")["active"] is False
     assert probe.firewall(str(tmp_path / "missing.conf"), [str(rules)], "raydeploy") == {
         "active": False, "ray_sources": []}
+
+
+def test_container_ids_come_from_either_cgroup_driver_and_every_nesting_level():
+    a, b = "a" * 64, "0123456789abcdef" * 4
+    assert probe.container_ids(f"0::/system.slice/docker-{a}.scope\n") == {a}
+    assert probe.container_ids(f"0::/docker/{b}\n") == {b}
+    assert probe.container_ids(f"12:cpu:/docker/{a}/docker/{b}\n") == {a, b}
+    assert probe.container_ids("0::/system.slice/ray-head.service\n") == set()

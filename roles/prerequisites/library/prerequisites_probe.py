@@ -2,7 +2,7 @@
 """Checkpoint 01's read-only probe of a host, in one module call.
 
 Everything the checks need from the host itself: what already listens on this host's Ray ports
-(process and uid), which peers answer on theirs, free disk on every path Ray writes to, the clock's sync state, the Ray
+(process, uid, and whether it runs in one of raydeploy's Ray containers), which peers answer on theirs, free disk on every path Ray writes to, the clock's sync state, the Ray
 account's uid, the Ray version installed, if any, and which addresses raydeploy's own firewall
 rules (the ray_firewall role's ufw rules) let in, if ufw is on. One pipelined call per host instead of a
 command each, so a re-run of checkpoint 01 costs one round trip per host.
@@ -31,6 +31,10 @@ options:
   check_time_sync: {description: Read timedatectl's NTPSynchronized., type: bool, default: true}
   ray_user: {description: The Ray account whose uid is reported., type: str, default: ray}
   ray_venv_dir: {description: Where Ray's virtualenv is., type: path, default: /opt/ray/venv}
+  ray_container_label:
+    description: The label (KEY=VALUE) of raydeploy's Ray containers, whose listeners are this deployment's own.
+    type: str
+    default: io.raydeploy.service=ray
   firewall_tag: {description: "Comment prefix of raydeploy's ufw rules; its Ray port rules are TAG ray.", type: str, default: raydeploy}
   ufw_rules_files: {description: ufw's user rule files., type: list, elements: path, default: [/etc/ufw/user.rules, /etc/ufw/user6.rules]}
 author: raydeploy
@@ -46,9 +50,35 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.basic import AnsibleModule
 
 UFW_CONF = "/etc/ufw/ufw.conf"
+_CONTAINER_ID = re.compile(r"\b[0-9a-f]{64}\b")
 
 
-def _listeners(module: AnsibleModule, ports: set[int]) -> dict:
+def container_ids(cgroup: str) -> set[str]:
+    """Docker container ids in a /proc/PID/cgroup text (cgroupfs or the systemd driver's
+    docker-ID.scope); nested containers show every level's."""
+    return set(_CONTAINER_ID.findall(cgroup))
+
+
+def _in_containers(module: AnsibleModule, found: dict, label: str) -> None:
+    """Marks the listeners running in a container labelled `label`: docker mode's Ray runs as the
+    image's user (root), not the Ray account, and is this deployment's own all the same."""
+    ids = {}
+    for port, owner in found.items():
+        try:
+            with open(f"/proc/{owner['pid']}/cgroup", encoding="utf-8") as f:
+                ids[port] = container_ids(f.read())
+        except (OSError, TypeError):
+            ids[port] = set()
+    ours: set[str] = set()
+    docker = module.get_bin_path("docker") if any(ids.values()) else None
+    if docker:
+        rc, out, _ = module.run_command([docker, "ps", "-q", "--no-trunc", "--filter", f"label={label}"])
+        ours = set(out.split()) if rc == 0 else set()
+    for port, owner in found.items():
+        owner["raydeploy_container"] = bool(ids[port] & ours)
+
+
+def _listeners(module: AnsibleModule, ports: set[int], label: str) -> dict:
     _, out, _ = module.run_command(["ss", "-Htlnpe"])
     found = {}
     for line in out.splitlines():
@@ -64,6 +94,7 @@ def _listeners(module: AnsibleModule, ports: set[int]) -> dict:
                 "pid": int(proc.group(2)) if proc else None,
                 "uid": int(uid.group(1)) if uid else 0,
             }
+    _in_containers(module, found, label)
     return found
 
 
@@ -144,6 +175,7 @@ def main() -> None:
             "check_time_sync": {"type": "bool", "default": True},
             "ray_user": {"type": "str", "default": "ray"},
             "ray_venv_dir": {"type": "path", "default": "/opt/ray/venv"},
+            "ray_container_label": {"type": "str", "default": "io.raydeploy.service=ray"},
             "firewall_tag": {"type": "str", "default": "raydeploy"},
             "ufw_rules_files": {"type": "list", "elements": "path",
                                 "default": ["/etc/ufw/user.rules", "/etc/ufw/user6.rules"]},
@@ -165,7 +197,7 @@ def main() -> None:
         uid = None
     module.exit_json(
         changed=False,
-        listeners=_listeners(module, set(p["listen"])),
+        listeners=_listeners(module, set(p["listen"]), p["ray_container_label"]),
         peers=peers,
         disks=[_disk(path) for path in p["disk_paths"]],
         ntp_synchronized=ntp,
