@@ -218,8 +218,10 @@ def resolve_with_ansible(inventory: Path) -> ClusterSpec:
         address = str(get("ansible_host", name))
         mode = str(get("ray_install_mode", "native"))
         count = int(get("ray_worker_count", 1))
+        # ray_common's ray_slots rule (filter_plugins/ray_ports.py).
         expected = (
-            1 if name in heads else (count if mode == "docker" else min(count, 1)) if name in workers else 0
+            (1 + (count if mode == "docker" and name in workers else 0)) if name in heads
+            else (count if mode == "docker" else min(count, 1)) if name in workers else 0
         )
         key = get("ansible_ssh_private_key_file") or get("ansible_private_key_file")
         ssh_args = " ".join(str(get(k) or "") for k in ("ansible_ssh_common_args", "ansible_ssh_extra_args"))

@@ -58,6 +58,16 @@ def test_two_heads(e2e_cluster, tmp_path):
     assert_refused(run, "it holds 2", e2e_cluster.host(1), e2e_cluster.host(2))
 
 
+def test_head_host_in_worker_nodes_needs_docker_mode(e2e_cluster, tmp_path):
+    head = e2e_cluster.host(1)
+
+    def edit(inv):
+        ray_groups(inv)["worker_nodes"]["hosts"][head] = {"ray_worker_count": 2}
+    run = run_playbook(with_inventory(e2e_cluster, tmp_path, edit), PREREQ)
+    assert_refused(run, f"{head} is in both head_nodes and worker_nodes, which needs ray_install_mode=docker",
+                   "take it out of worker_nodes")
+
+
 def test_negative_worker_count(e2e_cluster, tmp_path):
     edit = set_hostvar(e2e_cluster.host(2), ray_worker_count=-1)
     run = run_playbook(with_inventory(e2e_cluster, tmp_path, edit), PREREQ)

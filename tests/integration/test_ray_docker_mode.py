@@ -4,12 +4,14 @@ package whose wheel is downloaded on the controller and pushed (the hosts reach 
 index), two limited worker containers on one host (seed 004's multi-worker hosts)."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import yaml
 
 from tests.api_support import wait_for
-from tests.conftest import make_cluster, run_cli, run_playbook
+from tests.conftest import PROJECT, make_cluster, run_cli, run_playbook
 from tests.every_node import run_on_every_node
 
 pytestmark = pytest.mark.sandbox
@@ -87,7 +89,8 @@ def test_job_imports_the_extra_package_in_every_container(docker_cluster, tmp_pa
 def test_rerun_changes_nothing(docker_cluster):
     cluster, path = docker_cluster
     before = cluster.alive()
-    for playbook in ("03-cleanup-existing", "04-ray-deployment"):
+    # 01 too: the containers' Ray runs as root, and still holds this deployment's own ports.
+    for playbook in ("01-prerequisites-check", "03-cleanup-existing", "04-ray-deployment"):
         run = run_playbook(path, f"playbooks/{playbook}.yml", *CONFIRM)
         assert run.rc == 0, run.output()
         assert all(r["changed"] == 0 for h, r in run.recap.items()), (playbook, run.recap)
@@ -113,6 +116,40 @@ def test_lower_worker_counts_remove_the_containers_beyond_them(docker_cluster):
                  f"{count + 1} ALIVE nodes", interval=1)
         alive = [n for n in cluster.nodes() if n["state"] == "ALIVE"]
         assert sum(n["node_ip"] == worker_ip for n in alive) == count and len(alive) == count + 1
+
+
+def test_the_head_host_runs_worker_containers_beside_the_head(docker_cluster):
+    """Seed 004's "Head + 3 Workers": the head host in worker_nodes too, its worker containers
+    on the port slots after the head's."""
+    cluster, path = docker_cluster
+    inv = yaml.safe_load(path.read_text())
+    groups = inv["all"]["children"]["ray_cluster"]["children"]
+    groups["worker_nodes"]["hosts"]["dock-1"] = {
+        "ray_worker_count": 2, "ray_worker_container_cpus": 1, "ray_worker_container_memory": "2g"}
+    groups["worker_nodes"]["hosts"]["dock-2"]["ray_worker_count"] = 1
+    path.write_text(yaml.safe_dump(inv))
+    for playbook in ("01-prerequisites-check", "04-ray-deployment"):
+        run = run_playbook(path, f"playbooks/{playbook}.yml")
+        assert run.rc == 0, f"{playbook}:\n{run.output()}"
+    fmt = "{{.Names}} {{.Label \"io.raydeploy.kind\"}} {{.Label \"io.raydeploy.slot\"}}"
+    on_head = cluster.ssh("dock-1", f"docker ps --filter label=io.raydeploy.service=ray --format '{fmt}'")
+    assert sorted(on_head.stdout.splitlines()) == [
+        "ray-head head 1", "ray-worker-1 worker 2", "ray-worker-2 worker 3"]
+    head_ip = cluster.hosts()["dock-1"]
+    alive = [n for n in cluster.nodes() if n["state"] == "ALIVE"]
+    assert len(alive) == 4 and sum(n["node_ip"] == head_ip for n in alive) == 3, alive
+    proc = cluster.submit("python", "hello_ray.py", "--tasks", "8", "--seconds", "1")
+    assert proc.returncode == 0 and "on 4 alive nodes" in proc.stdout, proc.stdout[-3000:]
+    rerun = run_playbook(path, "playbooks/04-ray-deployment.yml")
+    assert rerun.rc == 0 and all(r["changed"] == 0 for r in rerun.recap.values()), rerun.recap
+    report = subprocess.run(
+        [sys.executable, str(PROJECT / "validation" / "validate_checkpoint.py"), "--format", "json",
+         "-i", str(path), "--checkpoint", "ray-deployment", "--max-score", "1000000"],
+        capture_output=True, text=True, timeout=180)
+    results = json.loads(report.stdout)["results"]
+    nodes = {r["host"]: r for r in results if r["check"] == "ray.nodes_alive"}
+    assert nodes["dock-1"]["status"] == "pass" and "3 of 3" in nodes["dock-1"]["message"], nodes
+    assert nodes["dock-2"]["status"] == "pass" and "1 of 1" in nodes["dock-2"]["message"], nodes
 
 
 def test_teardown_removes_the_containers(docker_cluster):

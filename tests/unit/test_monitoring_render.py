@@ -112,9 +112,10 @@ def test_every_required_alert_exists():
                      "ScrapeTargetDown"}
 
 
-def _playbook(*args: str) -> subprocess.CompletedProcess:
+def _playbook(*args: str, inventory: Path = HERE / "monitoring" / "inventory.yml",
+              ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(HERE / "monitoring" / "inventory.yml"),
+        [str(BIN / "ansible-playbook"), "-i", str(inventory),
          str(HERE / "monitoring" / "render.yml"), *args],
         capture_output=True, text=True, cwd=PROJECT, timeout=300,
         env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"})
@@ -142,6 +143,21 @@ def test_targets_come_from_the_inventory(rendered):
     assert targets("ray_head") == ["10.9.0.2:44217", "10.9.0.2:44227"]
     assert targets("cadvisor") == ["10.9.0.4:8081", "10.9.0.5:8081"]
     assert targets("prometheus") == ["10.9.0.2:9090"]
+
+
+def test_a_docker_head_host_with_workers_has_a_target_per_container(tmp_path):
+    inv = yaml.safe_load((HERE / "monitoring" / "inventory.yml").read_text())
+    ray = inv["all"]["children"]["ray_cluster"]["children"]
+    ray["head_nodes"]["hosts"]["h1"].update(ray_install_mode="docker", docker_install_enabled=True)
+    ray["worker_nodes"]["hosts"]["h1"] = {"ray_worker_count": 2}
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inv))
+    proc = _playbook("--skip-tags", "preflight", "-e", f"render_dir={tmp_path / 'out'}", inventory=path)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
+    groups = yaml.safe_load((tmp_path / "out" / "prometheus" / "file_sd" / "ray.yml").read_text())
+    on_h1 = sorted((t, g["labels"]["ray_node_kind"]) for g in groups for t in g["targets"]
+                   if g["labels"]["host"] == "h1")
+    assert on_h1 == [("10.9.0.2:8080", "head"), ("10.9.0.2:8180", "worker"), ("10.9.0.2:8280", "worker")]
 
 
 def test_prometheus_config_uses_file_sd_and_passes_promtool(rendered, promtool):

@@ -71,3 +71,16 @@ def test_ufw_lists_respect_the_multiport_limit():
     flat = [p for item in lists for p in item.split(",")]
     assert sorted(flat) == sorted(str(p) for p in ports)
     assert flat == sorted(flat, key=lambda p: int(p.split(":")[0]))  # ufw's own order
+
+
+def test_a_docker_head_host_in_worker_nodes_runs_its_workers_after_the_head():
+    assert ray_ports.ray_slots(True, "docker", 3, True) == 4
+    assert ray_ports.ray_slots(True, "docker", 0, True) == 1
+    assert ray_ports.ray_slots(True, "docker", 3) == 1  # not in worker_nodes
+    assert ray_ports.ray_slots(True, "native", 3, True) == 1  # refused by the boilerplate anyway
+    ports = ray_ports.ray_host_ports(PORTS, 4, 100, head=True, ranges=False)
+    assert len(ports) == len(set(ports)) == 5 + 4 * 6
+    ranges = [ray_ports.ray_slot_ports(PORTS, s, 100) for s in range(1, 5)]
+    singles = set(ports)
+    for r in ranges:  # no worker port range holds another node's pinned port
+        assert not any(r["min_worker"] <= p <= r["max_worker"] for p in singles)

@@ -648,3 +648,18 @@ def test_checkpoint_06_runs_the_validator_with_the_job():
     play = (PROJECT / "playbooks" / "06-final-validation.yml").read_text()
     assert "validation/validate_checkpoint.py" in play and "final-validation" in play
     assert "placeholder" not in play
+
+
+def test_a_docker_head_host_in_worker_nodes_expects_its_worker_containers_too(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAYDEPLOY_HOME", str(tmp_path / "home"))
+    inv = tmp_path / "inventory.yml"
+    groups = {
+        "head_nodes": {"hosts": {"a-1": {"ansible_host": "10.1.0.1"}}},
+        "worker_nodes": {"hosts": {"a-1": {"ray_worker_count": 3}, "a-2": {"ansible_host": "10.1.0.2"}}},
+    }
+    inv.write_text(yaml.safe_dump(
+        {"all": {"vars": {"ray_install_mode": "docker"}, "children": {"ray_cluster": {"children": groups}}}}))
+    spec = load_spec(inv)
+    assert [h.name for h in spec.hosts] == ["a-1", "a-2"]
+    assert spec.host("a-1").head and spec.host("a-1").worker and spec.host("a-1").expected_nodes == 4
+    assert spec.host("a-2").expected_nodes == 1

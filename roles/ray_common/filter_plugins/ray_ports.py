@@ -4,7 +4,8 @@ the host firewall.
 Docker mode runs several nodes on one host network, so node N (1-based slot) shifts its pinned
 per-node ports by (N-1) x stride, its dashboard agent HTTP port by N-1, and takes the next block
 of worker ports. The head-only ports (GCS, dashboard, client, metrics of dashboard and
-autoscaler) exist once, on slot 1 of the head host.
+autoscaler) exist once, on slot 1 of the head host; worker containers beside the head take
+the slots after it.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ def ray_slot_ports(ray_ports: dict, slot: int = 1, stride: int = 100) -> dict:
     return out
 
 
-def ray_slots(head: bool, install_mode: str = "native", worker_count: int = 1) -> int:
-    """How many Ray nodes a host runs: the head one; a worker host one natively (none with
-    ray_worker_count 0) or ray_worker_count containers in docker mode."""
-    if head:
-        return 1
+def ray_slots(head: bool, install_mode: str = "native", worker_count: int = 1, worker: bool = False) -> int:
+    """How many Ray nodes a host runs: a worker host one natively (none with ray_worker_count
+    0) or ray_worker_count containers in docker mode; the head host its head, plus, when it is
+    in worker_nodes too in docker mode (seed 004's "Head + 3 Workers"), ray_worker_count
+    worker containers on the slots after the head's."""
     count = max(int(worker_count), 0)
+    if head:
+        return 1 + (count if worker and install_mode == "docker" else 0)
     return count if install_mode == "docker" else min(count, 1)
 
 
