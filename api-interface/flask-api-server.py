@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Seed 001's API server script, at api-interface/ (not the seed's modular-deployment/api-interface/):
-a thin script over `raydeploy api` (see README).
+"""Seed 001's API server script (modular-deployment/api-interface/ runs this one): a thin script
+over `raydeploy api` (see README).
 
 ./api-interface/flask-api-server.py [--host 127.0.0.1] [--port 8000] [--inventory INV] ...
 """

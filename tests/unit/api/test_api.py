@@ -450,11 +450,13 @@ def test_seed_path_script_starts_the_same_command():
     import subprocess
     import sys
 
-    script = SPEC.parent / "flask-api-server.py"
-    proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert "flask-api-server.py" in proc.stdout and "--token-file" in proc.stdout
+    seed_001_dir = SPEC.parents[1] / "modular-deployment" / "api-interface"
+    for script in (SPEC.parent / "flask-api-server.py", seed_001_dir / "flask-api-server.py"):
+        proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "flask-api-server.py" in proc.stdout and "--token-file" in proc.stdout
+    assert (seed_001_dir / "rest-api-spec.yaml").read_text() == SPEC.read_text()
 
 
 def test_gcs_health_asks_again_after_an_http_error_but_not_after_silence():
