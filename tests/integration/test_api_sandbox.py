@@ -192,15 +192,41 @@ def test_post_checkpoint_runs_it_through_the_orchestrator(api, cluster):
     assert requested and requested[0]["who"].startswith("token:")
 
 
-def test_stop_interrupts_a_run_started_over_rest_and_frees_the_lock(api, cluster):
+def test_stop_button_interrupts_a_run_started_over_rest_and_frees_the_lock(api, cluster):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
     code, body = api.call("POST", "/api/v1/checkpoints/prerequisites-check", {"to_end": True})
     assert code == 202, body
     run = body["run_id"]
-    # Stop it once its first checkpoint runs (or, on a fast machine, once it waits at 02's gate).
+    # Stop it once its first checkpoint runs (or, on a fast machine, once it waits at 02's gate),
+    # with the web page's Stop button, which posts /runs/{run_id}/stop.
     current = wait_for(lambda: api.call("GET", f"/api/v1/runs/{run}")[1]["current_checkpoint"], 300,
                        "the run to start its first checkpoint", interval=0.2)
-    code, body = api.call("POST", f"/api/v1/runs/{run}/stop", {"reason": "test"})
-    assert code == 202 and body["status"] == "stopping", body
+    driver = browser()
+    try:
+        driver.get(api.url + "/")
+        driver.find_element(By.ID, "token").send_keys(api.token)
+        driver.find_element(By.ID, "save-token").click()
+
+        def click_stop() -> bool:
+            # The page redraws the run every 2 s, which can replace the button under the click.
+            try:
+                if run not in driver.find_element(By.ID, "run").text:
+                    return False
+                driver.find_element(By.ID, "stop-run").click()
+                return True
+            except (NoSuchElementException, StaleElementReferenceException):
+                return False
+
+        wait_for(click_stop, 30, "the page to show the running run's Stop button", interval=0.2)
+        driver.switch_to.alert.accept()
+        wait_for(lambda: f"stopping run {run}" in driver.find_element(By.ID, "message").text, 30,
+                 "the page to say the run is stopping")
+    finally:
+        driver.quit()
+    stopped = [e for e in audit(api.state) if e["event"] == "api_run_stop_requested" and e["run"] == run]
+    assert len(stopped) == 1 and stopped[0]["reason"] == "stopped from the web page", stopped
     result = wait_for(lambda: (r := api.call("GET", f"/api/v1/runs/{run}")[1])["finished_at"] and r, 120,
                       "the stopped run to end", interval=1)
     assert result["status"] == "interrupted" and result["exit_code"] == 130, result

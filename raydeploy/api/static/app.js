@@ -107,11 +107,27 @@ async function startRun(name) {
   } catch (e) { say(e.message); }
 }
 
+async function stopRun(id) {
+  try {
+    await api("/api/v1/runs/" + encodeURIComponent(id) + "/stop", { method: "POST",
+      body: JSON.stringify({ reason: "stopped from the web page" }) });
+    say("stopping run " + id);
+  } catch (e) { say(e.message); }
+}
+
 function renderRun(run) {
   const box = $("run");
   box.replaceChildren();
-  box.append(el("div", "run " + run.run_id + ": " + run.status + (run.current_checkpoint ? " at " + run.current_checkpoint : "")
-    + (run.message ? " - " + run.message : ""), "run-status " + run.status));
+  const line = el("div", "run " + run.run_id + ": " + run.status + (run.current_checkpoint ? " at " + run.current_checkpoint : "")
+    + (run.message ? " - " + run.message : ""), "run-status " + run.status);
+  if (run.status === "running") {
+    // As Ctrl-C would: the checkpoint in progress ends "interrupted" and the lock is freed.
+    const stop = el("button", "Stop");
+    stop.id = "stop-run";
+    stop.onclick = () => { if (confirm("Stop run " + run.run_id + "?")) stopRun(run.run_id); };
+    line.append(" ", stop);
+  }
+  box.append(line);
   const t = el("table");
   t.append(el("tr"));
   t.rows[0].append(el("th", "checkpoint"), el("th", "status"), el("th", "hosts (ok/changed/failed/unreachable)"));
