@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import math
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -398,13 +399,18 @@ def check_nodes_alive(ctx: Context) -> list[Result]:
                 if dead
                 else ""
             )
+            # On a head host that runs worker containers too, only a missing head is a failure.
+            head_down = h.head and not any(n.get("is_head_node") for n in ctx.alive_at(h.ray_ip))
+            kind = "head" if head_down else "worker"
+            where = (f"docker logs ray-{kind}{'' if head_down else '-N'}" if h.install_mode == "docker"
+                     else f"journalctl -u ray-{kind}")
             out.append(
                 _r(
                     "ray.nodes_alive",
                     RAY,
-                    FAIL if h.head else WARN,
+                    FAIL if head_down else WARN,
                     f"{alive} of {h.expected_nodes} Ray node(s) ALIVE at {h.ray_ip}{hint}; "
-                    f"see journalctl -u ray-{'head' if h.head else 'worker'} on {h.name}",
+                    f"see {where} on {h.name}",
                     h,
                     alive=alive,
                     expected=h.expected_nodes,
@@ -435,21 +441,26 @@ def check_resources(ctx: Context) -> list[Result]:
                     "object_store_gib": round(res.get("object_store_memory", 0) / GIB, 1),
                 }
             )
+            # A worker container starts with --num-cpus of its CPU limit, rounded up, and its own
+            # object store setting (ray_common's common-args.yml); the head and native nodes with
+            # the host's.
+            container = h.install_mode == "docker" and not n.get("is_head_node")
             want_cpu = (
-                h.num_cpus
+                float(math.ceil(h.container_cpus))
+                if container and h.container_cpus is not None
+                else h.num_cpus
                 if h.num_cpus is not None
                 else (m.cpus if m and m.cpus and h.install_mode == "native" else None)
             )
+            want_store = (h.container_object_store_memory if container else None) or h.object_store_memory
             if want_cpu is not None and cpu != want_cpu:
                 problems.append(f"{cpu:g} CPUs, expected {want_cpu:g}")
             if h.num_gpus is not None and gpu != h.num_gpus:
                 problems.append(f"{gpu:g} GPUs, expected {h.num_gpus:g}")
             if not res.get("memory") or not res.get("object_store_memory"):
                 problems.append("no memory or object store memory")
-            if h.object_store_memory and int(res.get("object_store_memory", 0)) != h.object_store_memory:
-                problems.append(
-                    f"object store {res.get('object_store_memory')} bytes, expected {h.object_store_memory}"
-                )
+            if want_store and int(res.get("object_store_memory", 0)) != want_store:
+                problems.append(f"object store {res.get('object_store_memory')} bytes, expected {want_store}")
         desc = ", ".join(f"{s['CPU']:g} CPU {s['GPU']:g} GPU {s['memory_gib']} GiB" for s in seen)
         out.append(
             _r(

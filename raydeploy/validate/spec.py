@@ -22,7 +22,7 @@ from raydeploy.paths import PROJECT_ROOT, cache_dir
 
 # Role defaults validation reads (the playbooks' own defaults, so both agree).
 _ROLES = ("prerequisites", "ray_common", "ray_worker", "monitoring", "grafana")
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # raised when what a spec holds or how it is read changes
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,10 @@ class HostSpec:
     num_cpus: float | None = None
     num_gpus: float | None = None
     object_store_memory: int | None = None
+    # Docker mode's worker containers (ray_worker_container_cpus, ray_worker_object_store_memory),
+    # on a worker host or beside the head.
+    container_cpus: float | None = None
+    container_object_store_memory: int | None = None
     venv_dir: str = "/opt/ray/venv"
     ssh_user: str | None = None
     ssh_port: int | None = None
@@ -245,6 +249,10 @@ def resolve_with_ansible(inventory: Path) -> ClusterSpec:
                 num_cpus=_opt_num(get("ray_num_cpus")),
                 num_gpus=_opt_num(get("ray_num_gpus")),
                 object_store_memory=(int(v) if (v := _opt_num(get("ray_object_store_memory"))) else None),
+                container_cpus=_opt_num(get("ray_worker_container_cpus")),
+                container_object_store_memory=(
+                    int(v) if (v := _opt_num(get("ray_worker_object_store_memory"))) else None
+                ),
                 venv_dir=str(get("ray_venv_dir", "/opt/ray/venv")),
                 ssh_user=get("ansible_user") or get("ansible_ssh_user"),
                 ssh_port=int(p) if (p := get("ansible_port") or get("ansible_ssh_port")) else None,

@@ -150,6 +150,21 @@ def test_the_head_host_runs_worker_containers_beside_the_head(docker_cluster):
     nodes = {r["host"]: r for r in results if r["check"] == "ray.nodes_alive"}
     assert nodes["dock-1"]["status"] == "pass" and "3 of 3" in nodes["dock-1"]["message"], nodes
     assert nodes["dock-2"]["status"] == "pass" and "1 of 1" in nodes["dock-2"]["message"], nodes
+    assert [r for r in results if r["check"] == "ray.resources" and r["status"] != "pass"] == [], results
+    # The head's own settings (its metrics ports' environment) stay off its worker containers.
+    env = cluster.ssh("dock-1", "docker inspect -f '{{json .Config.Env}}' ray-worker-1").stdout
+    assert "DASHBOARD_METRIC_PORT" not in env, env
+
+    # Out of worker_nodes again: 04 removes the worker containers beside the head.
+    del groups["worker_nodes"]["hosts"]["dock-1"]
+    path.write_text(yaml.safe_dump(inv))
+    run = run_playbook(path, "playbooks/04-ray-deployment.yml")
+    assert run.rc == 0, run.output()
+    names = cluster.ssh("dock-1", "docker ps -a --filter label=io.raydeploy.service=ray "
+                                  "--format '{{.Names}}'")
+    assert names.stdout.split() == ["ray-head"], names.stdout
+    wait_for(lambda: sum(n["state"] == "ALIVE" for n in cluster.nodes()) == 2, 60, "2 ALIVE nodes",
+             interval=1)
 
 
 def test_teardown_removes_the_containers(docker_cluster):

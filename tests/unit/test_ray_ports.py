@@ -84,3 +84,13 @@ def test_a_docker_head_host_in_worker_nodes_runs_its_workers_after_the_head():
     singles = set(ports)
     for r in ranges:  # no worker port range holds another node's pinned port
         assert not any(r["min_worker"] <= p <= r["max_worker"] for p in singles)
+
+
+def test_port_clashes_between_a_hosts_nodes_are_named():
+    assert ray_ports.ray_port_clashes(PORTS, 4, 100, head=True) == []
+    assert ray_ports.ray_port_clashes(PORTS, 3, 100) == []
+    # A stride of 1 moves node 2's node manager onto node 1's object manager, and so on.
+    assert ray_ports.ray_port_clashes(PORTS, 2, 1) == [8077, 8078, 8079, 8080]
+    # The head's dashboard (8265) lies where node 3's ports land with a stride of 94.
+    assert 8265 in ray_ports.ray_port_clashes(PORTS, 3, 94, head=True)
+    assert 8265 not in ray_ports.ray_port_clashes(PORTS, 3, 94)

@@ -42,6 +42,8 @@ def test_the_defaults_and_plain_values_pass(values):
                     "metrics_export": 8080, "dashboard_agent_http": 52365, "dashboard_metrics": 44227,
                     "autoscaler_metrics": 44217, "min_worker": 10002, "max_worker": 10100}},
      "ray_ports must be distinct and outside min_worker..max_worker"),
+    ({"ray_install_mode": "docker", "ray_worker_count": 2, "ray_docker_port_stride": 1930},
+     "this host's 2 Ray nodes would share or overlap ports 10006, 10007, 10008, 10009, 10010"),
     ({"ray_pip_source": "index", "ray_pip_index_url": ""}, "ray_pip_source must be pypi, index"),
     ({"ray_object_store_memory": 1000}, "ray_object_store_memory at least 75 MiB"),
     ({"ray_auth_enabled": True, "ray_auth_token": "short"}, "ray_auth_token is shorter than 32 characters"),

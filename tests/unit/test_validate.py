@@ -62,12 +62,13 @@ def host(name: str, ip: str, **kw) -> HostSpec:
     )
 
 
-@pytest.fixture
-def spec() -> ClusterSpec:
+def cluster(**head) -> ClusterSpec:
+    """h1 the head and monitoring host (with `head`'s settings), h2 and h3 workers."""
     return ClusterSpec(
         inventory="/inv/hosts.yml",
         hosts=(
-            host("h1", "10.0.0.1", head=True, worker=False, monitoring=True, prometheus_enabled=True),
+            host("h1", "10.0.0.1", **{"head": True, "worker": False, "monitoring": True,
+                                      "prometheus_enabled": True, **head}),
             host("h2", "10.0.0.2"),
             host("h3", "10.0.0.3"),
         ),
@@ -77,6 +78,11 @@ def spec() -> ClusterSpec:
         auth_enabled=True,
         token_inline="secret-token",
     )
+
+
+@pytest.fixture
+def spec() -> ClusterSpec:
+    return cluster()
 
 
 def nodes_json(ips, dead=()) -> str:
@@ -663,3 +669,32 @@ def test_a_docker_head_host_in_worker_nodes_expects_its_worker_containers_too(tm
     assert [h.name for h in spec.hosts] == ["a-1", "a-2"]
     assert spec.host("a-1").head and spec.host("a-1").worker and spec.host("a-1").expected_nodes == 4
     assert spec.host("a-2").expected_nodes == 1
+
+
+def _head_host_with_workers_world(dead_workers: int = 0) -> World:
+    """h1 runs the head (2 CPUs) and two 1-CPU worker containers; h2 and h3 one node each."""
+    world = World(cluster(worker=True, install_mode="docker", expected_nodes=3, num_cpus=2,
+                          container_cpus=0.5))
+    nodes = json.loads(nodes_json(["10.0.0.1", "10.0.0.2", "10.0.0.3"]))
+    rows = nodes["data"]["result"]["result"]
+    for i in range(2):
+        rows.append({"node_ip": "10.0.0.1", "state": "DEAD" if i < dead_workers else "ALIVE",
+                     "is_head_node": False,
+                     "resources_total": {"CPU": 1.0, "memory": 2**30, "object_store_memory": 2**29}})
+    world.set("http://10.0.0.1:8265/api/v0/nodes?detail=true&limit=10000", 200, json.dumps(nodes))
+    return world
+
+
+def test_a_head_host_with_worker_containers_checks_each_node_against_its_own_settings():
+    report = _head_host_with_workers_world().report()
+    results = {(r.check, r.host): r for r in report.results}
+    assert results[("ray.nodes_alive", "h1")].status == "pass", results[("ray.nodes_alive", "h1")]
+    assert results[("ray.resources", "h1")].status == "pass", results[("ray.resources", "h1")].message
+
+
+def test_a_dead_worker_container_beside_the_head_is_a_warning_not_a_head_failure():
+    report = _head_host_with_workers_world(dead_workers=1).report()
+    alive = next(r for r in report.results if (r.check, r.host) == ("ray.nodes_alive", "h1"))
+    assert alive.status == "warn" and "2 of 3" in alive.message, alive.message
+    assert "docker logs ray-worker-N" in alive.message
+    assert report.exit_code == 1

@@ -66,6 +66,22 @@ def ray_host_ports(ray_ports: dict, slots: int, stride: int = 100, head: bool = 
     return seen
 
 
+def ray_port_clashes(ray_ports: dict, slots: int, stride: int = 100, head: bool = False) -> list:
+    """Ports that two of a host's `slots` nodes would both use, or that fall in a node's worker
+    port range: a small stride, or ray_ports close together, make later slots run into earlier
+    ones (or, on the head host, into the head-only ports)."""
+    singles = ray_host_ports(ray_ports, slots, stride, head, ranges=False)
+    every = [int(ray_ports[k]) for k in HEAD_KEYS] if head and int(slots) > 0 else []
+    ranges = []
+    for slot in range(1, int(slots) + 1):
+        ports = ray_slot_ports(ray_ports, slot, stride)
+        every += [ports[k] for k in NODE_KEYS + ("dashboard_agent_http",)]
+        ranges.append((ports["min_worker"], ports["max_worker"]))
+    clashes = {p for p in every if every.count(p) > 1}
+    clashes |= {p for p in singles if any(lo <= p <= hi for lo, hi in ranges)}
+    return sorted(clashes)
+
+
 def ufw_port_lists(ports: list, limit: int = UFW_MULTIPORT_LIMIT) -> list:
     """Pack ports (ints or 'a:b' ranges) into comma-separated lists one ufw rule can take,
     sorted as ufw stores them (by first port), so a rule read back compares equal."""
@@ -91,5 +107,6 @@ class FilterModule:
             "ray_slot_ports": ray_slot_ports,
             "ray_slots": ray_slots,
             "ray_host_ports": ray_host_ports,
+            "ray_port_clashes": ray_port_clashes,
             "ufw_port_lists": ufw_port_lists,
         }
