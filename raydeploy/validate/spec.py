@@ -9,7 +9,9 @@ edit the inventory or a default and the next run reads it again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import shlex
@@ -23,6 +25,16 @@ from raydeploy.paths import PROJECT_ROOT, cache_dir
 # Role defaults validation reads (the playbooks' own defaults, so both agree).
 _ROLES = ("prerequisites", "ray_common", "ray_worker", "monitoring", "grafana")
 _CACHE_VERSION = 2  # raised when what a spec holds or how it is read changes
+# ray_common's port filters, whose ray_slots says how many Ray nodes a host runs.
+_RAY_PORTS = PROJECT_ROOT / "roles" / "ray_common" / "filter_plugins" / "ray_ports.py"
+
+
+@functools.cache
+def _ray_slots():
+    spec = importlib.util.spec_from_file_location("raydeploy_ray_ports", _RAY_PORTS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ray_slots
 
 
 @dataclass(frozen=True)
@@ -123,7 +135,7 @@ def _inputs(inventory: Path) -> list[Path]:
     base = inventory if inventory.is_dir() else inventory.parent
     paths = _files(inventory) + _files(base / "group_vars") + _files(base / "host_vars")
     paths += _files(PROJECT_ROOT / "group_vars")
-    paths += [PROJECT_ROOT / "roles" / r / "defaults" / "main.yml" for r in _ROLES]
+    paths += [PROJECT_ROOT / "roles" / r / "defaults" / "main.yml" for r in _ROLES] + [_RAY_PORTS]
     return paths
 
 
@@ -222,11 +234,8 @@ def resolve_with_ansible(inventory: Path) -> ClusterSpec:
         address = str(get("ansible_host", name))
         mode = str(get("ray_install_mode", "native"))
         count = int(get("ray_worker_count", 1))
-        # ray_common's ray_slots rule (filter_plugins/ray_ports.py).
-        expected = (
-            (1 + (count if mode == "docker" and name in workers else 0)) if name in heads
-            else (count if mode == "docker" else min(count, 1)) if name in workers else 0
-        )
+        ray_node = name in heads or name in workers
+        expected = _ray_slots()(name in heads, mode, count, name in workers) if ray_node else 0
         key = get("ansible_ssh_private_key_file") or get("ansible_private_key_file")
         ssh_args = " ".join(str(get(k) or "") for k in ("ansible_ssh_common_args", "ansible_ssh_extra_args"))
         hosts.append(
